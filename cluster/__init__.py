@@ -1,0 +1,1 @@
+"""Submitting curation runs to Ray clusters with GPU actor pools."""

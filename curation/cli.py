@@ -1,0 +1,116 @@
+"""The `safecurate` command: one verb per entry point, each a thin call into the package."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curation.config import Config, ConfigError, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Safety curation of web-text shards: score, route, commit, report.")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override: dotted.key=value (repeatable).")]
+
+
+def _config(path: Path | None, overrides: list[str] | None) -> Config:
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def curate(
+    shards: Annotated[str, typer.Option(help="Input shards: a glob, a file, or a directory of .parquet files.")],
+    out: Annotated[Path, typer.Option(help="Output folder (scored/, rejects/, reports/, _manifest/).")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Score every shard, route its rows, and commit per-shard outputs and report cards."""
+    from curation.pipeline import run_curation
+
+    cfg = _config(config, (set_ or []) + ([f"ray.address={address}"] if address else []))
+    try:
+        summary = run_curation(shards, str(out), cfg, progress=progress)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    committed = summary.committed.values()
+    rows = sum(m["counts"]["scored"] for m in committed)
+    rejected = sum(m["counts"]["rejected"] for m in committed)
+    typer.echo(f"{len(summary.committed)} shard(s) committed ({rows} rows scored, {rejected} rejected), "
+               f"{len(summary.skipped)} skipped as already committed, {len(summary.failed)} failed, "
+               f"in {summary.seconds:.1f}s")
+    typer.echo(f"outputs: {out}/scored  report cards: {out}/reports  manifests: {out}/_manifest")
+    (Path(out) / "_summary.json").write_text(json.dumps({
+        "committed": sorted(summary.committed), "skipped": summary.skipped,
+        "failed": summary.failed, "seconds": round(summary.seconds, 3)}, indent=2) + "\n")
+    if summary.failed:
+        typer.echo("failed shards:", err=True)
+        for path, problem in summary.failed.items():
+            typer.echo(f"  {path}: {problem}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("fit-classifier")
+def fit_classifier_cmd(
+    data: Annotated[list[Path], typer.Option(help="Labeled rows (Parquet or JSON lines) with text and score 0-5.")],
+    out: Annotated[Path, typer.Option(help="Folder for head.safetensors and head.json.")],
+    unsafe_weight: Annotated[float, typer.Option(help="Loss weight of rows scored above 0 (the paper's λ).")] = 4.0,
+    regularization: Annotated[float, typer.Option(help="Inverse L2 strength C of the logistic regression.")] = 4.0,
+    test_size: Annotated[float, typer.Option(help="Held-out share for the printed metrics.")] = 0.2,
+    threshold: Annotated[int, typer.Option(help="Binary metrics flag score >= threshold.")] = 2,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Train a classifier head on labeled text and print held-out precision/recall/F1 and AUROC."""
+    from curation.fit import fit_classifier
+
+    cfg = _config(config, set_)
+    try:
+        metrics = fit_classifier(data, out, cfg.scoring.embed, unsafe_weight, regularization, test_size,
+                                 threshold, cfg.seed)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"head written to {out}")
+    for key, value in metrics.items():
+        typer.echo(f"  {key:>16}: {value}")
+
+
+@app.command()
+def sample(out: Annotated[Path, typer.Option(help="Folder for the sample shards.")] = Path("sample")) -> None:
+    """Write the bundled sample corpus as Parquet shards."""
+    from curation.sample import write_sample
+
+    for path in write_sample(out):
+        typer.echo(str(path))
+
+
+@app.command("config")
+def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Print the resolved config as YAML, with its hash."""
+    import yaml
+
+    cfg = _config(config, set_)
+    typer.echo(f"# config hash {cfg.content_hash()}")
+    typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).rstrip())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    app()
+
+
+if __name__ == "__main__":
+    main()

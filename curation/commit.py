@@ -1,0 +1,184 @@
+"""Committing a shard: scored/ and rejects/ tables, report card, then the manifest, each renamed into place."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation import __version__
+from curation.config import Config
+from curation.report import build_card, card_markdown
+from curation.shards import Shard, derived_ids, validate_texts
+
+MANIFEST_VERSION = 1
+OUTPUT_DIRS = ("scored", "rejects", "reports", "_manifest")
+TMP_MARK = ".tmp-"
+
+# Score columns that come back from the model stages, per row.
+SCORE_SCHEMA = pa.schema([
+    ("shard", pa.string()),
+    ("row_index", pa.int64()),
+    ("reason", pa.string()),
+    ("embed_score", pa.int64()),
+    ("embed_unsafe", pa.float64()),
+    ("tokens", pa.int64()),
+    ("llm_score", pa.int64()),
+    ("llm_reason", pa.string()),
+    ("llm_confidence", pa.float64()),
+    ("llm_invalid", pa.bool_()),
+    ("seconds_embed", pa.float64()),
+    ("seconds_llm", pa.float64()),
+])
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_parquet(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def clean_temporaries(out: Path) -> int:
+    """Remove half-written files a killed run left behind; they never carry a final name."""
+    removed = 0
+    for folder in OUTPUT_DIRS:
+        for tmp in (out / folder).glob(f".*{TMP_MARK}*"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def manifest_path(out: Path, stem: str) -> Path:
+    return out / "_manifest" / f"{stem}.json"
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_committed(out: Path, shard: Shard, config_hash: str) -> bool:
+    """True when the shard's manifest matches its input and config and its outputs exist."""
+    path = manifest_path(out, shard.stem)
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    source = manifest.get("input", {})
+    if manifest.get("config_hash") != config_hash or source.get("size") != shard.size:
+        return False
+    if source.get("mtime_ns") != shard.mtime_ns and source.get("sha256") != file_digest(shard.path):
+        return False
+    return all((out / rel).exists() for rel in manifest.get("outputs", {}).values())
+
+
+def _preview(value, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return text[:limit]
+
+
+def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
+    """Join the model scores onto the input rows: (scored table, rejects table)."""
+    text_col, id_col = cfg.input.text_column, cfg.input.id_column
+    scores = scores.sort_by("row_index")
+    if scores.num_rows != source.num_rows or (
+        scores.num_rows and pc.any(pc.not_equal(scores["row_index"], pa.array(range(source.num_rows)))).as_py()
+    ):
+        raise RuntimeError(f"{shard.path}: got scores for {scores.num_rows} rows, the shard has {source.num_rows}")
+    texts, _ = validate_texts(source[text_col].combine_chunks(), cfg.input)
+    ids = source[id_col] if id_col in source.column_names else derived_ids(shard.stem, source.num_rows)
+    rejected = scores["reason"].is_valid()
+    kept = pc.invert(rejected)
+
+    embed = scores["embed_score"]
+    llm = scores["llm_score"]
+    if cfg.scoring.llm.vote == "confident":
+        sure = pc.greater_equal(pc.fill_null(scores["llm_confidence"], 0.0), cfg.scoring.llm.min_confidence)
+        llm_vote = pc.if_else(sure, llm, pa.scalar(None, pa.int64()))
+    else:
+        llm_vote = llm
+    safety = pc.max_element_wise(embed, llm_vote, skip_nulls=True)
+    routes = pa.array([None if s is None else cfg.routing.route(s) for s in safety.to_pylist()], pa.string())
+
+    passthrough = [c for c in source.column_names if c not in (text_col, id_col)]
+    columns = {
+        "id": ids,
+        "text": pa.array(texts, pa.string()),
+        "safety_score": safety,
+        "llm_score": llm,
+        "llm_reason": scores["llm_reason"],
+        "llm_confidence": scores["llm_confidence"],
+        "embed_score": embed,
+        "route": routes,
+        "tokens": scores["tokens"],
+    }
+    columns.update({c: source[c] for c in passthrough if c not in columns})
+    scored = pa.table(columns).filter(kept)
+
+    limit = cfg.input.preview_chars
+    previews = [_preview(v, limit) for v in source[text_col].to_pylist()]
+    rejects = pa.table({
+        "row_index": scores["row_index"],
+        "id": pa.array([None if v is None else str(v) for v in ids.to_pylist()], pa.string()),
+        "reason": scores["reason"],
+        "text_preview": pa.array(previews, pa.string()),
+    }).filter(rejected)
+    return scored, rejects
+
+
+def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str, seconds: float) -> dict:
+    """Write every output of one shard under a temporary name, rename into place, manifest last."""
+    started = time.time()
+    out = Path(out)
+    source = pq.read_table(shard.path)
+    scored, rejects = split_outputs(shard, source, scores, cfg)
+    card = build_card(shard, scored, rejects, scores, cfg, seconds)
+    outputs = {
+        "scored": f"scored/{shard.stem}.parquet",
+        "rejects": f"rejects/{shard.stem}.parquet",
+        "report_json": f"reports/{shard.stem}.json",
+        "report_md": f"reports/{shard.stem}.md",
+    }
+    for folder in OUTPUT_DIRS:
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    atomic_write_parquet(out / outputs["scored"], scored)
+    atomic_write_parquet(out / outputs["rejects"], rejects)
+    atomic_write_bytes(out / outputs["report_json"], (json.dumps(card, indent=2) + "\n").encode())
+    atomic_write_bytes(out / outputs["report_md"], card_markdown(card).encode())
+    manifest = {
+        "schema_version": MANIFEST_VERSION,
+        "shard": shard.stem,
+        "input": {"path": shard.path, "size": shard.size, "mtime_ns": shard.mtime_ns,
+                  "sha256": file_digest(shard.path), "rows": shard.num_rows},
+        "config_hash": cfg.content_hash(),
+        "config": cfg.model_dump(mode="json"),
+        "counts": card["rows"],
+        "routes": card["routes"],
+        "outputs": outputs,
+        "seconds": round(seconds + time.time() - started, 3),
+        "safecurate_version": __version__,
+        "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    atomic_write_bytes(manifest_path(out, shard.stem), (json.dumps(manifest, indent=2) + "\n").encode())
+    return manifest

@@ -1,0 +1,202 @@
+"""The one configuration tree of a curation run: pydantic models, YAML loading, --set overrides, hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
+
+class InputConfig(Section):
+    text_column: str = "text"
+    """Column holding the document text."""
+    id_column: str = "id"
+    """Column holding the document id; when absent, ids are derived from shard name and row index."""
+    max_chars: int = Field(200_000, gt=0)
+    """Documents longer than this (in characters) go to rejects/ with reason `too_long`."""
+    preview_chars: int = Field(300, ge=0)
+    """How much of a rejected row's text is kept in rejects/ as a preview."""
+
+
+class EmbedConfig(Section):
+    model: str | None = None
+    """Local sentence-transformers model directory; empty = the packaged all-MiniLM-L6-v2."""
+    head: str | None = None
+    """Directory of a classifier head (head.safetensors + head.json); empty = the packaged default head."""
+    max_seq_length: int = Field(256, gt=8)
+    """Encoder input length in tokens; longer documents are split into chunks of this size."""
+    max_chunks: int = Field(64, gt=0)
+    """At most this many chunks are scored per document (a document's score is the max over them)."""
+    device: str = "cpu"
+    """Torch device of the encoder: cpu, cuda, cuda:1, ..."""
+
+
+class LLMConfig(Section):
+    enabled: bool = True
+    """Run the LLM rubric scorer; when off, the embedding classifier alone gives the score."""
+    model: str | None = None
+    """Local Hugging Face model directory; empty = the packaged SmolLM2-135M-Instruct (converted once)."""
+    max_doc_chars: int = Field(3000, gt=0)
+    """The document is cut to this many characters inside the rubric prompt."""
+    max_tokens: int = Field(48, gt=0)
+    """Token budget of one reply."""
+    retries: int = Field(1, ge=0)
+    """Extra attempts for a reply that does not parse; after them llm_score stays null."""
+    vote: Literal["max", "confident"] = "confident"
+    """`max`: safety_score = max(llm, embed) as in the paper. `confident`: the LLM's score counts
+    only when the model's probability of its own score is at least `min_confidence`."""
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    """Probability threshold for `vote: confident`."""
+    dtype: str = "float32"
+    """Model dtype for vLLM (float32 on CPU, bfloat16 on GPU)."""
+    max_model_len: int = Field(2048, gt=0)
+    """Context length vLLM reserves for one sequence."""
+    tensor_parallel_size: int = Field(1, ge=1)
+    """GPUs per vLLM engine."""
+    kv_cache_gib: float = Field(1.0, gt=0)
+    """KV cache size for vLLM on CPU (VLLM_CPU_KVCACHE_SPACE)."""
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
+    """Share of GPU memory vLLM may use on GPU machines."""
+
+
+class ScoringConfig(Section):
+    embed: EmbedConfig = EmbedConfig()
+    """The embedding classifier (encoder + linear head)."""
+    llm: LLMConfig = LLMConfig()
+    """The LLM rubric scorer."""
+
+
+class RoutingConfig(Section):
+    keep_max: int = Field(0, ge=0, le=5)
+    """Documents with safety_score <= keep_max are kept as they are (route `keep`)."""
+    rephrase_max: int = Field(3, ge=0, le=5)
+    """Documents above keep_max and <= rephrase_max are rephrased (route `rephrase`); above: `refuse`."""
+
+    @field_validator("rephrase_max")
+    @classmethod
+    def _ordered(cls, value: int, info: Any) -> int:
+        keep = info.data.get("keep_max", 0)
+        if value < keep:
+            raise ValueError(f"rephrase_max ({value}) must be >= keep_max ({keep})")
+        return value
+
+    def route(self, score: int) -> str:
+        if score <= self.keep_max:
+            return "keep"
+        return "rephrase" if score <= self.rephrase_max else "refuse"
+
+
+class StageResources(Section):
+    actors: int | tuple[int, int] = 1
+    """Actors in the stage's pool: a fixed number, or [min, max] to autoscale."""
+    num_cpus: float = Field(1.0, ge=0)
+    """CPUs reserved per actor (fractions allowed)."""
+    num_gpus: float = Field(0.0, ge=0)
+    """GPUs reserved per actor (fractions allowed, e.g. 0.25 for an encoder)."""
+    batch_size: int = Field(64, gt=0)
+    """Rows per batch handed to one actor call."""
+    threads: int | None = Field(None, gt=0)
+    """Torch threads per actor; empty = the actor's CPU reservation, rounded up."""
+
+
+class ResourcesConfig(Section):
+    embed: StageResources = StageResources()
+    """Embedding-classifier actor pool."""
+    llm: StageResources = StageResources(batch_size=32)
+    """LLM-scorer actor pool."""
+    read_rows_per_task: int = Field(2048, gt=0)
+    """Rows per read/validate task (row groups are split to this size)."""
+    read_num_cpus: float = Field(0.5, gt=0)
+    """CPUs reserved per read/validate task and per shard-commit task."""
+
+
+class RayConfig(Section):
+    address: str | None = None
+    """Ray cluster address; empty = start a local Ray in-process."""
+    num_cpus: int | None = None
+    """Logical CPUs of the local Ray; empty = physical cores + 2 so that actor pools never starve reads."""
+    object_store_gib: float = Field(1.0, gt=0)
+    """Object store size of the local Ray."""
+
+
+class Config(Section):
+    input: InputConfig = InputConfig()
+    """How input shards are read and validated."""
+    scoring: ScoringConfig = ScoringConfig()
+    """Models that score documents 0-5."""
+    routing: RoutingConfig = RoutingConfig()
+    """Score thresholds that pick each document's route."""
+    resources: ResourcesConfig = ResourcesConfig()
+    """Actor pools and batch sizes (not part of the config hash)."""
+    ray: RayConfig = RayConfig()
+    """Where Ray runs (not part of the config hash)."""
+    seed: int = 0
+    """Seed for every random draw of the run."""
+
+    def content_hash(self) -> str:
+        """Hash of everything that changes outputs; resources and Ray placement are left out."""
+        data = self.model_dump(mode="json", exclude={"resources", "ray"})
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not validate; the message is one readable line."""
+
+
+def _parse_value(raw: str) -> Any:
+    """`--set` values are YAML scalars or lists: 3, 0.5, true, null, [1, 4], text."""
+    try:
+        return yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Apply one `dotted.key=value` override to a nested dict in place."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is not a section")
+    node[parts[-1]] = _parse_value(raw)
+
+
+def _one_line(error: ValidationError) -> str:
+    problems = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        problems.append(f"{where}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load YAML (optional), apply `key=value` overrides, validate; ConfigError on any problem."""
+    data: dict = {}
+    if path:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path} must be a mapping at the top level")
+    for item in overrides or []:
+        apply_override(data, item)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config: {_one_line(exc)}") from None

@@ -1,0 +1,68 @@
+"""Training a classifier head from labeled (text, score) rows: `safecurate fit-classifier`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from curation.config import EmbedConfig
+from curation.embed import LinearHead, evaluate, fit_head, load_encoder
+
+SEED_DIR = Path(__file__).parent / "data" / "seed"
+
+
+def load_labeled(paths: list[str | Path], text_column: str = "text",
+                 score_column: str = "score") -> tuple[list[str], np.ndarray]:
+    """Rows of Parquet or JSON-lines files with a text and an integer 0-5 score."""
+    texts, scores = [], []
+    for path in paths:
+        path = Path(path)
+        if path.suffix == ".parquet":
+            rows = pq.read_table(path, columns=[text_column, score_column]).to_pylist()
+        else:
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for number, row in enumerate(rows, 1):
+            text, score = row.get(text_column), row.get(score_column)
+            if not isinstance(text, str) or not text.strip() or not isinstance(score, int) or not 0 <= score <= 5:
+                raise ValueError(f"{path} row {number}: needs a non-empty {text_column!r} and an "
+                                 f"integer {score_column!r} in 0..5")
+            texts.append(text)
+            scores.append(score)
+    if not texts:
+        raise ValueError("no labeled rows found")
+    return texts, np.asarray(scores, dtype=np.int64)
+
+
+def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, unsafe_weight: float = 4.0,
+                   regularization: float = 4.0, test_size: float = 0.2, threshold: int = 2,
+                   seed: int = 0) -> dict:
+    """Embed, split, fit on the train part, evaluate on the held-out part, save the head."""
+    from sklearn.model_selection import train_test_split
+
+    texts, scores = load_labeled(data)
+    encoder = load_encoder(embed)
+    embeddings = encoder.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+    idx = np.arange(len(texts))
+    train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=scores)
+    weight, bias = fit_head(embeddings[train], scores[train], unsafe_weight, regularization, seed)
+    head = LinearHead(weight=weight, bias=bias, info={})
+    metrics = evaluate(head, embeddings[test], scores[test], threshold)
+    head.info = {
+        "classes": list(range(6)),
+        "encoder": embed.model or "all-MiniLM-L6-v2 (packaged)",
+        "embedding_dim": int(embeddings.shape[1]),
+        "max_seq_length": embed.max_seq_length,
+        "unsafe_weight": unsafe_weight,
+        "regularization": regularization,
+        "seed": seed,
+        "train_rows": int(len(train)),
+        "heldout_metrics": metrics,
+        "trained_on": [Path(p).name for p in data],
+        "created": time.strftime("%Y-%m-%d"),
+    }
+    head.save(out)
+    return metrics

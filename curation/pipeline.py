@@ -1,0 +1,286 @@
+"""The curation run: plan shards, stream their rows through Ray Data model stages, commit each shard.
+
+Rows carry their shard and row index through the stream; only scores come back to the driver,
+which counts rows per shard and hands a shard to a commit task once all its rows are scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.commit import SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed
+from curation.config import Config, StageResources
+from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks
+
+log = logging.getLogger("safecurate")
+
+
+# ---------------------------------------------------------------- stages (run in Ray workers)
+
+def read_stage(batch: pa.Table, cfg: dict) -> pa.Table:
+    """CPU task: read and validate the rows of each read task in the batch."""
+    input_cfg = Config.model_validate(cfg).input
+    return pa.concat_tables([read_task_rows(task, input_cfg) for task in batch.to_pylist()])
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _failed_rows(batch: pa.Table, valid: list[int], error: Exception, stage: str) -> pa.Array:
+    reasons = batch["reason"].to_pylist()
+    for i in valid:
+        reasons[i] = f"{stage}_error:{type(error).__name__}"
+    return pa.array(reasons, pa.string())
+
+
+class EmbedStage:
+    """Actor: the embedding classifier, loaded once, scores the valid rows of each batch."""
+
+    def __init__(self, cfg: dict, threads: int):
+        from curation.embed import EmbeddingClassifier
+
+        _set_threads(threads)
+        config = Config.model_validate(cfg)
+        self.classifier = EmbeddingClassifier(config.scoring.embed, config.resources.embed.batch_size)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        started = time.perf_counter()
+        valid = [i for i, r in enumerate(batch["reason"].to_pylist()) if r is None]
+        texts = batch["text"].to_pylist()
+        scores = [None] * batch.num_rows
+        unsafe = [None] * batch.num_rows
+        tokens = [None] * batch.num_rows
+        reasons = batch["reason"]
+        try:
+            got, p_unsafe, counts = self.classifier.score([texts[i] for i in valid])
+            for j, i in enumerate(valid):
+                scores[i], unsafe[i], tokens[i] = int(got[j]), float(p_unsafe[j]), counts[j]
+        except Exception as exc:  # noqa: BLE001 - the batch's rows go to rejects with the error
+            log.exception("embedding classifier failed on a batch")
+            reasons = _failed_rows(batch, valid, exc, "embed")
+        per_row = (time.perf_counter() - started) / max(1, batch.num_rows)
+        batch = batch.set_column(batch.schema.get_field_index("reason"), "reason", reasons)
+        return (batch.append_column("embed_score", pa.array(scores, pa.int64()))
+                .append_column("embed_unsafe", pa.array(unsafe, pa.float64()))
+                .append_column("tokens", pa.array(tokens, pa.int64()))
+                .append_column("seconds_embed", pa.array([per_row] * batch.num_rows, pa.float64())))
+
+
+class LLMStage:
+    """Actor: the LLM rubric scorer, one engine per actor, scores the valid rows of each batch."""
+
+    def __init__(self, cfg: dict, threads: int):
+        from curation.llm_scorer import RubricScorer
+
+        _set_threads(threads)
+        config = Config.model_validate(cfg)
+        self.scorer = RubricScorer(config.scoring.llm, seed=config.seed)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        started = time.perf_counter()
+        n = batch.num_rows
+        valid = [i for i, r in enumerate(batch["reason"].to_pylist()) if r is None]
+        texts = batch["text"].to_pylist()
+        score, reason, confidence, invalid = [None] * n, [None] * n, [None] * n, [None] * n
+        try:
+            verdicts = self.scorer.score([texts[i] for i in valid])
+        except Exception:  # noqa: BLE001 - an engine failure leaves the embedding score in charge
+            log.exception("LLM scorer failed on a batch")
+            verdicts = [None] * len(valid)
+        for i, verdict in zip(valid, verdicts, strict=True):
+            invalid[i] = verdict is None or verdict.score is None
+            if verdict is not None:
+                score[i], reason[i], confidence[i] = verdict.score, verdict.reason, verdict.confidence
+        per_row = (time.perf_counter() - started) / max(1, n)
+        return (batch.append_column("llm_score", pa.array(score, pa.int64()))
+                .append_column("llm_reason", pa.array(reason, pa.string()))
+                .append_column("llm_confidence", pa.array(confidence, pa.float64()))
+                .append_column("llm_invalid", pa.array(invalid, pa.bool_()))
+                .append_column("seconds_llm", pa.array([per_row] * n, pa.float64())))
+
+
+def score_columns(batch: pa.Table) -> pa.Table:
+    """The driver's view of a batch: SCORE_SCHEMA, with absent stages as nulls."""
+    columns = [batch[f.name].cast(f.type) if f.name in batch.column_names else pa.nulls(batch.num_rows, f.type)
+               for f in SCORE_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=SCORE_SCHEMA)
+
+
+# ---------------------------------------------------------------- driver
+
+@dataclass
+class RunSummary:
+    """What a run did, shard by shard."""
+
+    committed: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def plan_shards(pattern: str, cfg: Config, summary: RunSummary) -> list[Shard]:
+    """Inspect every matching shard; unreadable ones are recorded as failed, the rest planned."""
+    shards = []
+    for path in find_shards(pattern):
+        try:
+            shards.append(inspect_shard(path, cfg.input))
+        except ShardError as exc:
+            summary.failed[path] = exc.problem
+    stems: dict[str, str] = {}
+    for shard in shards:
+        if shard.stem in stems:
+            raise ValueError(f"two shards would write the same outputs {shard.stem!r}: "
+                             f"{stems[shard.stem]} and {shard.path}; rename one")
+        stems[shard.stem] = shard.path
+    return shards
+
+
+def start_ray(cfg: Config) -> bool:
+    """Attach to cfg.ray.address or start a local Ray; True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    if cfg.ray.address:
+        ray.init(address=cfg.ray.address, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=cfg.ray.num_cpus or (os.cpu_count() or 1) + 2, include_dashboard=False,
+                 object_store_memory=int(cfg.ray.object_store_gib * 2**30), logging_level=logging.WARNING)
+    return True
+
+
+def _pool(res: StageResources):
+    import ray
+
+    if isinstance(res.actors, tuple):
+        return ray.data.ActorPoolStrategy(min_size=res.actors[0], max_size=res.actors[1])
+    return ray.data.ActorPoolStrategy(size=res.actors)
+
+
+def _threads(res: StageResources) -> int:
+    return res.threads or max(1, math.ceil(res.num_cpus))
+
+
+def build_dataset(shards: list[Shard], cfg: Config):
+    """The Ray Data stream: read tasks -> validated rows -> embedding scores -> LLM scores."""
+    import ray
+
+    tasks = [t for s in shards for t in read_tasks(s, cfg.resources.read_rows_per_task)]
+    cfg_json = cfg.model_dump(mode="json")
+    res = cfg.resources
+    ds = ray.data.from_items(tasks, override_num_blocks=len(tasks))
+    ds = ds.map_batches(read_stage, batch_size=1, batch_format="pyarrow", fn_kwargs={"cfg": cfg_json},
+                        num_cpus=res.read_num_cpus)
+    ds = ds.map_batches(EmbedStage, batch_size=res.embed.batch_size, batch_format="pyarrow",
+                        fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.embed)},
+                        compute=_pool(res.embed), num_cpus=res.embed.num_cpus, num_gpus=res.embed.num_gpus)
+    if cfg.scoring.llm.enabled:
+        ds = ds.map_batches(LLMStage, batch_size=res.llm.batch_size, batch_format="pyarrow",
+                            fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.llm)},
+                            compute=_pool(res.llm), num_cpus=res.llm.num_cpus, num_gpus=res.llm.num_gpus)
+    return ds.drop_columns(["text"])
+
+
+def _log_commit(summary: RunSummary, shard: Shard, manifest: dict, say) -> None:
+    summary.committed[shard.stem] = manifest
+    counts, routes = manifest["counts"], manifest["routes"]
+    say(f"committed {shard.stem}: {counts['scored']} scored, {counts['rejected']} rejected, "
+        f"{manifest['seconds']:.1f}s, routes keep={routes['keep']} rephrase={routes['rephrase']} "
+        f"refuse={routes['refuse']}")
+
+
+def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> RunSummary:
+    """Curate every shard matching `pattern` into `out`; committed shards are skipped."""
+    import ray
+    from tqdm import tqdm
+
+    started = time.time()
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(out_dir)
+    summary = RunSummary()
+    config_hash = cfg.content_hash()
+    todo = []
+    for shard in plan_shards(pattern, cfg, summary):
+        (summary.skipped if is_committed(out_dir, shard, config_hash) else todo).append(shard)
+    bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None,
+               desc="curating")
+    say = bar.write if progress else log.info
+    if summary.skipped:
+        say(f"skipping {len(summary.skipped)} committed shard(s)")
+    if not todo:
+        bar.close()
+        summary.seconds = time.time() - started
+        return summary
+
+    started_ray = start_ray(cfg)
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.print_on_execution_start = False
+        commit = ray.remote(commit_shard).options(num_cpus=cfg.resources.read_num_cpus, max_retries=2)
+        cfg_ref = ray.put(cfg)
+        by_stem = {s.stem: s for s in todo}
+        parts: dict[str, list[pa.Table]] = {s.stem: [] for s in todo}
+        seen = dict.fromkeys(by_stem, 0)
+        first_seen: dict[str, float] = {}
+        pending = {}
+
+        def submit(stem: str) -> None:
+            scores = pa.concat_tables(parts.pop(stem)) if parts[stem] else SCORE_SCHEMA.empty_table()
+            wall = time.time() - first_seen.get(stem, time.time())
+            pending[commit.remote(by_stem[stem], scores, cfg_ref, str(out_dir), wall)] = by_stem[stem]
+
+        def collect(block: bool) -> None:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=None if block else 0)
+                if not ready:
+                    return
+                shard = pending.pop(ready[0])
+                try:
+                    _log_commit(summary, shard, ray.get(ready[0]), say)
+                except Exception as exc:  # noqa: BLE001 - one shard's failure must not stop the others
+                    summary.failed[shard.path] = f"commit failed: {exc}"
+
+        for shard in todo:
+            if shard.num_rows == 0:
+                submit(shard.stem)
+        live = [s for s in todo if s.num_rows]
+        if live:
+            for batch in build_dataset(live, cfg).iter_batches(batch_format="pyarrow", batch_size=None):
+                batch = score_columns(batch)
+                for stem in pc.unique(batch["shard"]).to_pylist():
+                    part = batch.filter(pc.equal(batch["shard"], stem))
+                    first_seen.setdefault(stem, time.time())
+                    parts[stem].append(part)
+                    seen[stem] += part.num_rows
+                    if seen[stem] == by_stem[stem].num_rows:
+                        submit(stem)
+                bar.update(batch.num_rows)
+                collect(block=False)
+        collect(block=True)
+        for stem, shard in by_stem.items():
+            if stem not in summary.committed and shard.path not in summary.failed:
+                summary.failed[shard.path] = f"only {seen[stem]} of {shard.num_rows} rows came back"
+    finally:
+        bar.close()
+        if started_ray:
+            ray.shutdown()
+    summary.seconds = time.time() - started
+    return summary

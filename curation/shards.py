@@ -1,0 +1,141 @@
+"""Input shards: finding them, planning read tasks from their footers, and validating their rows."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.config import InputConfig
+
+# Columns every row carries through the Ray pipeline (the input's other columns stay on disk).
+STREAM_SCHEMA = pa.schema([
+    ("shard", pa.string()),
+    ("row_index", pa.int64()),
+    ("text", pa.string()),
+    ("reason", pa.string()),
+])
+
+
+class ShardError(Exception):
+    """A shard that cannot be processed at all; the message names the file and the problem."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass
+class Shard:
+    """One input Parquet file, as planned from its footer."""
+
+    path: str
+    stem: str
+    num_rows: int
+    size: int
+    mtime_ns: int
+    row_groups: list[int] = field(default_factory=list)  # rows per row group
+
+
+def find_shards(pattern: str) -> list[str]:
+    """Files matching a glob (or a single file / a directory of .parquet files), sorted."""
+    if os.path.isdir(pattern):
+        pattern = os.path.join(pattern, "*.parquet")
+    paths = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    if not paths:
+        raise FileNotFoundError(f"no input shards match {pattern!r}")
+    return [os.path.abspath(p) for p in paths]
+
+
+def shard_stem(path: str) -> str:
+    """The output name of a shard: its file name without `.parquet`, safe as a file name."""
+    name = os.path.basename(path)
+    stem = name[: -len(".parquet")] if name.endswith(".parquet") else name
+    stem = re.sub(r"[^A-Za-z0-9._=-]", "_", stem).lstrip(".")
+    return stem or "shard"
+
+
+def inspect_shard(path: str, cfg: InputConfig) -> Shard:
+    """Read the footer: row counts and schema. Raises ShardError for an unreadable file."""
+    try:
+        stat = os.stat(path)
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unusable
+        raise ShardError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    names = meta.schema.to_arrow_schema().names
+    if cfg.text_column not in names:
+        raise ShardError(path, f"no text column {cfg.text_column!r} (columns: {', '.join(names)}); "
+                               "set input.text_column")
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    return Shard(path=path, stem=shard_stem(path), num_rows=meta.num_rows, size=stat.st_size,
+                 mtime_ns=stat.st_mtime_ns, row_groups=groups)
+
+
+def read_tasks(shard: Shard, rows_per_task: int) -> list[dict]:
+    """Split a shard into read tasks of at most `rows_per_task` rows, never across row groups."""
+    tasks, offset = [], 0
+    for group, rows in enumerate(shard.row_groups):
+        for start in range(0, rows, rows_per_task):
+            stop = min(start + rows_per_task, rows)
+            tasks.append({"path": shard.path, "stem": shard.stem, "row_group": group,
+                          "start": start, "stop": stop, "offset": offset + start})
+        offset += rows
+    return tasks
+
+
+def validate_texts(column: pa.Array, cfg: InputConfig) -> tuple[list[str | None], list[str | None]]:
+    """Text and reject reason per row: exactly one of the two is set."""
+    texts: list[str | None] = []
+    reasons: list[str | None] = []
+    kind = column.type
+    is_text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    is_bytes = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+    for value in column.to_pylist():
+        text, reason = None, None
+        if value is None:
+            reason = "null_text"
+        elif is_bytes:
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                reason = "undecodable_text"
+        elif is_text:
+            text = value
+        else:
+            reason = f"non_string_text:{kind}"
+        if text is not None:
+            if not text.strip():
+                text, reason = None, "empty_text"
+            elif len(text) > cfg.max_chars:
+                text, reason = None, "too_long"
+        texts.append(text)
+        reasons.append(reason)
+    return texts, reasons
+
+
+def read_task_rows(task: dict, cfg: InputConfig) -> pa.Table:
+    """Rows of one read task in the stream schema; an unreadable row group rejects its rows."""
+    count = task["stop"] - task["start"]
+    try:
+        table = pq.ParquetFile(task["path"]).read_row_group(task["row_group"], columns=[cfg.text_column])
+        texts, reasons = validate_texts(table.column(0).slice(task["start"], count).combine_chunks(), cfg)
+    except Exception as exc:  # noqa: BLE001 - a corrupt page loses its rows to rejects, not the run
+        texts = [None] * count
+        reasons = [f"unreadable_row_group:{type(exc).__name__}"] * count
+    return pa.table({
+        "shard": [task["stem"]] * count,
+        "row_index": list(range(task["offset"], task["offset"] + count)),
+        "text": texts,
+        "reason": reasons,
+    }, schema=STREAM_SCHEMA)
+
+
+def derived_ids(stem: str, count: int) -> pa.Array:
+    """Deterministic ids for shards without an id column."""
+    return pa.array([f"{stem}/{i}" for i in range(count)], pa.string())
+

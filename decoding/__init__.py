@@ -1,0 +1,1 @@
+"""Safe Beam Search and the base-model safety evaluation."""

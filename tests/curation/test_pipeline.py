@@ -1,0 +1,161 @@
+"""End-to-end curation on local Ray with the packaged encoder and head (LLM scorer off for speed)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curation.config import load_config
+from curation.pipeline import run_curation
+
+pytestmark = pytest.mark.timeout(300)
+
+SAFE = [
+    "Preheat the oven and butter a loaf tin. Mix flour, sugar and mashed bananas, then bake for an hour.",
+    "The library opens a new reading room for children on Saturday with free story hours.",
+    "Our cycling club meets every Sunday morning at the park gate for a relaxed thirty mile ride.",
+]
+UNSAFE = [
+    "I know where you live and I will come to your house tonight and hurt your whole family.",
+    "Those people are vermin and should be wiped out, every last one of them deserves to die.",
+]
+BAD = [None, "", "   "]
+
+
+def fast_config(*extra):
+    return load_config(None, ["scoring.llm.enabled=false", "resources.embed.batch_size=16",
+                              "resources.read_rows_per_task=8", *extra])
+
+
+def shard_columns(n_good: int, with_id: bool):
+    texts = [(SAFE + UNSAFE)[i % 5] + f" (copy {i})" for i in range(n_good)] + BAD
+    columns = {"text": texts, "lang": ["en"] * len(texts)}
+    if with_id:
+        columns["id"] = [f"doc-{i}" for i in range(len(texts))]
+    return columns
+
+
+def output_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+            and not p.name.startswith("_summary")}
+
+
+def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, write_shard, tmp_path):
+    for k in range(3):
+        write_shard(f"part-{k}", shard_columns(12 + k, with_id=k != 1))
+    out = tmp_path / "out"
+    cfg = fast_config()
+    summary = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), cfg, progress=False)
+    assert summary.ok and len(summary.committed) == 3
+
+    for k in range(3):
+        stem = f"part-{k}"
+        rows_in = pq.read_metadata(tmp_path / "in" / f"{stem}.parquet").num_rows
+        scored = pq.read_table(out / "scored" / f"{stem}.parquet")
+        rejects = pq.read_table(out / "rejects" / f"{stem}.parquet")
+        assert scored.num_rows + rejects.num_rows == rows_in
+        assert rejects.num_rows == 3
+        assert sorted(rejects["reason"].to_pylist()) == ["empty_text", "empty_text", "null_text"]
+        assert {"id", "text", "safety_score", "llm_score", "llm_reason", "embed_score", "route", "lang"} <= set(
+            scored.column_names)
+        ids = scored["id"].to_pylist()
+        assert len(set(ids)) == len(ids)
+        if k == 1:
+            assert ids[0] == f"{stem}/0"  # derived from shard name + row index
+        scores = scored["safety_score"].to_pylist()
+        assert all(0 <= s <= 5 for s in scores)
+        assert scores == scored["embed_score"].to_pylist()  # LLM off: the embedding score alone
+        manifest = json.loads((out / "_manifest" / f"{stem}.json").read_text())
+        assert manifest["config_hash"] == cfg.content_hash()
+        assert manifest["counts"] == {"in": rows_in, "scored": scored.num_rows, "rejected": 3}
+        card = json.loads((out / "reports" / f"{stem}.json").read_text())
+        assert card["rows"]["in"] == rows_in and card["config_hash"] == cfg.content_hash()
+        assert sum(card["histograms"]["safety_score"].values()) == scored.num_rows
+        assert (out / "reports" / f"{stem}.md").read_text().startswith("# Safety report card")
+
+    before = output_bytes(out)
+    again = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), cfg, progress=False)
+    assert sorted(again.skipped) and not again.committed
+    assert output_bytes(out) == before
+
+
+def test_config_change_redoes_only_what_it_affects(ray_local, write_shard, tmp_path):
+    write_shard("a", shard_columns(6, with_id=True))
+    out = tmp_path / "out"
+    run_curation(str(tmp_path / "in"), str(out), fast_config(), progress=False)
+    redo = run_curation(str(tmp_path / "in"), str(out), fast_config("routing.keep_max=5",
+                                                                   "routing.rephrase_max=5"), progress=False)
+    assert list(redo.committed) == ["a"]
+    routes = set(pq.read_table(out / "scored" / "a.parquet")["route"].to_pylist())
+    assert routes == {"keep"}
+
+
+def test_unreadable_shard_fails_alone(ray_local, write_shard, tmp_path):
+    write_shard("good", shard_columns(5, with_id=False))
+    (tmp_path / "in" / "broken.parquet").write_bytes(b"not a parquet file at all")
+    write_shard("nocolumn", {"body": ["x", "y"]})
+    out = tmp_path / "out"
+    summary = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), fast_config(), progress=False)
+    assert list(summary.committed) == ["good"]
+    assert {Path(p).name for p in summary.failed} == {"broken.parquet", "nocolumn.parquet"}
+    assert "no text column" in summary.failed[str(tmp_path / "in" / "nocolumn.parquet")]
+
+
+def test_long_document_is_scored_by_its_worst_chunk(ray_local, write_shard, tmp_path):
+    filler = " ".join(SAFE * 40)
+    write_shard("long", {"text": [filler, filler + " " + UNSAFE[0] + " " + filler]})
+    out = tmp_path / "out"
+    run_curation(str(tmp_path / "in"), str(out), fast_config(), progress=False)
+    scored = pq.read_table(out / "scored" / "long.parquet")
+    clean, poisoned = scored["embed_score"].to_pylist()
+    assert poisoned > clean
+
+
+def test_zero_row_shard_commits_empty_outputs(ray_local, write_shard, tmp_path):
+    write_shard("empty", {"text": pa_empty_strings()})
+    out = tmp_path / "out"
+    summary = run_curation(str(tmp_path / "in"), str(out), fast_config(), progress=False)
+    assert list(summary.committed) == ["empty"]
+    assert pq.read_table(out / "scored" / "empty.parquet").num_rows == 0
+
+
+def pa_empty_strings():
+    import pyarrow as pa
+
+    return pa.array([], pa.string())
+
+
+@pytest.mark.timeout(600)
+def test_killed_run_resumes_without_loss_or_duplicates(write_shard, tmp_path):
+    for k in range(4):
+        write_shard(f"big-{k}", shard_columns(150, with_id=True))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "*.parquet"),
+           "--out", str(out), "--no-progress", "--set", "scoring.llm.enabled=false",
+           "--set", "resources.read_rows_per_task=32", "--set", "resources.embed.batch_size=16"]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((out / "_manifest").glob("*.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local Ray die mid-run
+    proc.wait()
+    committed_before = len(list((out / "_manifest").glob("*.json")))
+    assert committed_before < 4, "the run finished before it could be killed"
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{committed_before} skipped" in done.stdout
+    for k in range(4):
+        scored = pq.read_table(out / "scored" / f"big-{k}.parquet")
+        rejects = pq.read_table(out / "rejects" / f"big-{k}.parquet")
+        assert scored.num_rows + rejects.num_rows == 153
+        assert sorted(scored["id"].to_pylist()) == sorted(f"doc-{i}" for i in range(150))
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]

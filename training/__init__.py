@@ -1,0 +1,1 @@
+"""LitGPT pretraining on curated shards with the harmfulness tag token and safety reflections."""
