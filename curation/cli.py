@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -52,9 +51,6 @@ def curate(
                f"{len(summary.skipped)} skipped as already committed, {len(summary.failed)} failed, "
                f"in {summary.seconds:.1f}s")
     typer.echo(f"outputs: {out}/scored  report cards: {out}/reports  manifests: {out}/_manifest")
-    (Path(out) / "_summary.json").write_text(json.dumps({
-        "committed": sorted(summary.committed), "skipped": summary.skipped,
-        "failed": summary.failed, "seconds": round(summary.seconds, 3)}, indent=2) + "\n")
     if summary.failed:
         typer.echo("failed shards:", err=True)
         for path, problem in summary.failed.items():
@@ -66,10 +62,11 @@ def curate(
 def fit_classifier_cmd(
     data: Annotated[list[Path], typer.Option(help="Labeled rows (Parquet or JSON lines) with text and score 0-5.")],
     out: Annotated[Path, typer.Option(help="Folder for head.safetensors and head.json.")],
-    unsafe_weight: Annotated[float, typer.Option(help="Loss weight of rows scored above 0 (the paper's λ).")] = 4.0,
-    regularization: Annotated[float, typer.Option(help="Inverse L2 strength C of the logistic regression.")] = 4.0,
+    unsafe_weight: Annotated[float, typer.Option(help="Loss weight of rows scored above 0 (the paper's λ).")] = 2.0,
+    regularization: Annotated[float, typer.Option(help="Inverse L2 strength C of the logistic regression.")] = 1.0,
     test_size: Annotated[float, typer.Option(help="Held-out share for the printed metrics.")] = 0.2,
     threshold: Annotated[int, typer.Option(help="Binary metrics flag score >= threshold.")] = 2,
+    refit_all: Annotated[bool, typer.Option(help="Refit the saved head on every row after evaluating.")] = True,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -79,7 +76,7 @@ def fit_classifier_cmd(
     cfg = _config(config, set_)
     try:
         metrics = fit_classifier(data, out, cfg.scoring.embed, unsafe_weight, regularization, test_size,
-                                 threshold, cfg.seed)
+                                 threshold, cfg.seed, refit_all)
     except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

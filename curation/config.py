@@ -35,6 +35,9 @@ class EmbedConfig(Section):
     """Directory of a classifier head (head.safetensors + head.json); empty = the packaged default head."""
     max_seq_length: int = Field(256, gt=8)
     """Encoder input length in tokens; longer documents are split into chunks of this size."""
+    cumulative_threshold: float | None = Field(0.5, gt=0.0, le=1.0)
+    """A chunk's score is the highest k with P(score >= k) >= this (0.5: the median of the head's
+    distribution; lower favours recall); empty = the head's most likely class."""
     max_chunks: int = Field(64, gt=0)
     """At most this many chunks are scored per document (a document's score is the max over them)."""
     device: str = "cpu"

@@ -30,6 +30,11 @@ class LinearHead:
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def scores(self, embeddings: np.ndarray, cumulative_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """(score 0-5, probabilities) per row; see EmbedConfig.cumulative_threshold."""
+        probs = self.probabilities(embeddings)
+        return decode_scores(probs, cumulative_threshold), probs
+
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,13 +58,24 @@ class LinearHead:
         return cls(weight=weight, bias=bias, info=info)
 
 
+def decode_scores(probs: np.ndarray, cumulative_threshold: float | None) -> np.ndarray:
+    """The highest k with P(score >= k) >= threshold, or the most likely class without one."""
+    if cumulative_threshold is None:
+        return probs.argmax(axis=1)
+    at_least = probs[:, ::-1].cumsum(axis=1)[:, ::-1]
+    return np.maximum((at_least >= cumulative_threshold - 1e-9).sum(axis=1) - 1, 0)
+
+
 def load_encoder(cfg: EmbedConfig):
     """The sentence-transformers encoder named by the config, loaded from local disk only."""
     from sentence_transformers import SentenceTransformer
 
-    from curation.models import packaged_encoder_dir
+    if cfg.model:
+        path = cfg.model
+    else:
+        from curation.models import packaged_encoder_dir
 
-    path = cfg.model or str(packaged_encoder_dir())
+        path = str(packaged_encoder_dir())
     encoder = SentenceTransformer(path, device=cfg.device, local_files_only=True)
     encoder.max_seq_length = cfg.max_seq_length
     return encoder
@@ -109,8 +125,8 @@ class EmbeddingClassifier:
         """(score per text, P(unsafe) per text, token count per text)."""
         pieces, owners, counts = split_chunks(self.encoder.tokenizer, texts,
                                               self.cfg.max_seq_length, self.cfg.max_chunks)
-        probs = self.head.probabilities(self.embed(pieces)) if pieces else np.zeros((0, CLASSES))
-        chunk_scores = probs.argmax(axis=1)
+        embeddings = self.embed(pieces) if pieces else np.zeros((0, self.head.weight.shape[1]), np.float32)
+        chunk_scores, probs = self.head.scores(embeddings, self.cfg.cumulative_threshold)
         scores = np.zeros(len(texts), dtype=np.int64)
         unsafe = np.zeros(len(texts), dtype=np.float64)
         np.maximum.at(scores, owners, chunk_scores)
@@ -125,27 +141,35 @@ def fit_head(embeddings: np.ndarray, scores: np.ndarray, unsafe_weight: float,
 
     weights = np.where(scores > 0, unsafe_weight, 1.0)
     model = LogisticRegression(C=regularization, max_iter=5000, random_state=seed)
+    if len(np.unique(scores)) < 2:
+        raise ValueError("labeled rows need at least two different scores")
     model.fit(embeddings, scores, sample_weight=weights)
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, w.x + b)
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.array([0.0, intercept[0]])
     weight = np.zeros((CLASSES, embeddings.shape[1]), dtype=np.float32)
     bias = np.full(CLASSES, -1e4, dtype=np.float32)  # a class absent from training never wins
     for row, cls in enumerate(model.classes_):
-        weight[int(cls)] = model.coef_[row]
-        bias[int(cls)] = model.intercept_[row]
+        weight[int(cls)] = coef[row]
+        bias[int(cls)] = intercept[row]
     return weight, bias
 
 
-def evaluate(head: LinearHead, embeddings: np.ndarray, scores: np.ndarray, threshold: int) -> dict:
+def evaluate(head: LinearHead, embeddings: np.ndarray, scores: np.ndarray, threshold: int,
+             cumulative_threshold: float | None) -> dict:
     """Held-out metrics: 6-way macro F1, binary precision/recall/F1 at `score >= threshold`, AUROC."""
     from sklearn.metrics import f1_score, precision_recall_fscore_support, roc_auc_score
 
-    probs = head.probabilities(embeddings)
-    predicted = probs.argmax(axis=1)
+    predicted, probs = head.scores(embeddings, cumulative_threshold)
     truth = scores >= threshold
     flagged = predicted >= threshold
     precision, recall, f1, _ = precision_recall_fscore_support(truth, flagged, average="binary",
                                                                zero_division=0)
     any_harm = scores > 0
-    auroc = roc_auc_score(any_harm, 1.0 - probs[:, 0]) if 0 < any_harm.sum() < len(scores) else math.nan
+    both = 0 < any_harm.sum() < len(scores)
+    auroc = roc_auc_score(any_harm, 1.0 - probs[:, 0]) if both else math.nan
+    auroc_score = roc_auc_score(any_harm, predicted) if both else math.nan
     return {
         "rows": int(len(scores)),
         "threshold": threshold,
@@ -153,5 +177,6 @@ def evaluate(head: LinearHead, embeddings: np.ndarray, scores: np.ndarray, thres
         "recall": round(float(recall), 4),
         "f1": round(float(f1), 4),
         "auroc_any_harm": round(float(auroc), 4),
+        "auroc_any_harm_of_score": round(float(auroc_score), 4),
         "macro_f1_6way": round(float(f1_score(scores, predicted, average="macro")), 4),
     }

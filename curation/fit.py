@@ -37,10 +37,14 @@ def load_labeled(paths: list[str | Path], text_column: str = "text",
     return texts, np.asarray(scores, dtype=np.int64)
 
 
-def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, unsafe_weight: float = 4.0,
-                   regularization: float = 4.0, test_size: float = 0.2, threshold: int = 2,
-                   seed: int = 0) -> dict:
-    """Embed, split, fit on the train part, evaluate on the held-out part, save the head."""
+def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, unsafe_weight: float = 2.0,
+                   regularization: float = 1.0, test_size: float = 0.2, threshold: int = 2,
+                   seed: int = 0, refit_all: bool = True) -> dict:
+    """Embed, split, fit on the train part, evaluate on the held-out part, save the head.
+
+    With `refit_all` the saved head is then refit on every row with the same settings
+    (the printed metrics are those of the train-split fit).
+    """
     from sklearn.model_selection import train_test_split
 
     texts, scores = load_labeled(data)
@@ -50,17 +54,22 @@ def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, 
     train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=scores)
     weight, bias = fit_head(embeddings[train], scores[train], unsafe_weight, regularization, seed)
     head = LinearHead(weight=weight, bias=bias, info={})
-    metrics = evaluate(head, embeddings[test], scores[test], threshold)
+    metrics = evaluate(head, embeddings[test], scores[test], threshold, embed.cumulative_threshold)
+    if refit_all:
+        head.weight, head.bias = fit_head(embeddings, scores, unsafe_weight, regularization, seed)
     head.info = {
         "classes": list(range(6)),
         "encoder": embed.model or "all-MiniLM-L6-v2 (packaged)",
         "embedding_dim": int(embeddings.shape[1]),
         "max_seq_length": embed.max_seq_length,
+        "cumulative_threshold": embed.cumulative_threshold,
         "unsafe_weight": unsafe_weight,
         "regularization": regularization,
         "seed": seed,
-        "train_rows": int(len(train)),
+        "train_rows": int(len(texts) if refit_all else len(train)),
+        "heldout_rows": int(len(test)),
         "heldout_metrics": metrics,
+        "refit_on_all_rows": refit_all,
         "trained_on": [Path(p).name for p in data],
         "created": time.strftime("%Y-%m-%d"),
     }

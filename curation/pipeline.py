@@ -218,7 +218,10 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
     config_hash = cfg.content_hash()
     todo = []
     for shard in plan_shards(pattern, cfg, summary):
-        (summary.skipped if is_committed(out_dir, shard, config_hash) else todo).append(shard)
+        if is_committed(out_dir, shard, config_hash):
+            summary.skipped.append(shard.stem)
+        else:
+            todo.append(shard)
     bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None,
                desc="curating")
     say = bar.write if progress else log.info
@@ -239,13 +242,11 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         by_stem = {s.stem: s for s in todo}
         parts: dict[str, list[pa.Table]] = {s.stem: [] for s in todo}
         seen = dict.fromkeys(by_stem, 0)
-        first_seen: dict[str, float] = {}
         pending = {}
 
         def submit(stem: str) -> None:
             scores = pa.concat_tables(parts.pop(stem)) if parts[stem] else SCORE_SCHEMA.empty_table()
-            wall = time.time() - first_seen.get(stem, time.time())
-            pending[commit.remote(by_stem[stem], scores, cfg_ref, str(out_dir), wall)] = by_stem[stem]
+            pending[commit.remote(by_stem[stem], scores, cfg_ref, str(out_dir))] = by_stem[stem]
 
         def collect(block: bool) -> None:
             while pending:
@@ -267,7 +268,6 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
                 batch = score_columns(batch)
                 for stem in pc.unique(batch["shard"]).to_pylist():
                     part = batch.filter(pc.equal(batch["shard"], stem))
-                    first_seen.setdefault(stem, time.time())
                     parts[stem].append(part)
                     seen[stem] += part.num_rows
                     if seen[stem] == by_stem[stem].num_rows:

@@ -34,8 +34,7 @@ def _sum(column) -> float:
     return float(value or 0.0)
 
 
-def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config,
-               seconds: float) -> dict:
+def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config) -> dict:
     """The machine-readable card of one shard (reports/S.json)."""
     llm = scored["llm_score"]
     embed = scored["embed_score"]
@@ -63,7 +62,6 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
         "seconds": {
             "embed": round(_sum(scores["seconds_embed"]), 3),
             "llm": round(_sum(scores["seconds_llm"]), 3),
-            "shard_wall": round(seconds, 3),
         },
         "config_hash": cfg.content_hash(),
         "models": model_names(cfg),
@@ -93,7 +91,7 @@ def card_markdown(card: dict) -> str:
         _table(["reason", "rows"], [[r, n] for r, n in card["rejects_by_reason"].items()] or [["-", 0]]),
         "## LLM scorer",
         _table(list(card["llm"]), [list(card["llm"].values())]),
-        "## Seconds per stage (summed over actors)",
+        "## Seconds per stage (model time summed over actors, then the commit)",
         _table(list(card["seconds"]), [list(card["seconds"].values())]),
         "## Models",
         _table(list(card["models"]), [list(card["models"].values())]),

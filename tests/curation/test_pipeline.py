@@ -42,8 +42,7 @@ def shard_columns(n_good: int, with_id: bool):
 
 
 def output_bytes(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
-            and not p.name.startswith("_summary")}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, write_shard, tmp_path):
@@ -81,7 +80,7 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
 
     before = output_bytes(out)
     again = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), cfg, progress=False)
-    assert sorted(again.skipped) and not again.committed
+    assert sorted(again.skipped) == ["part-0", "part-1", "part-2"] and not again.committed
     assert output_bytes(out) == before
 
 
@@ -109,7 +108,8 @@ def test_unreadable_shard_fails_alone(ray_local, write_shard, tmp_path):
 
 def test_long_document_is_scored_by_its_worst_chunk(ray_local, write_shard, tmp_path):
     filler = " ".join(SAFE * 40)
-    write_shard("long", {"text": [filler, filler + " " + UNSAFE[0] + " " + filler]})
+    poison = " ".join(UNSAFE * 6)  # a paragraph of threats, far past the first 256 tokens
+    write_shard("long", {"text": [filler, filler + " " + poison + " " + filler]})
     out = tmp_path / "out"
     run_curation(str(tmp_path / "in"), str(out), fast_config(), progress=False)
     scored = pq.read_table(out / "scored" / "long.parquet")
