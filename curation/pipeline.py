@@ -235,8 +235,9 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
     started_ray = start_ray(cfg)
     try:
         ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
+        ctx.enable_progress_bars = False  # one bar for the run, drawn here
         ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         commit = ray.remote(commit_shard).options(num_cpus=cfg.resources.read_num_cpus, max_retries=2)
         cfg_ref = ray.put(cfg)
         by_stem = {s.stem: s for s in todo}
