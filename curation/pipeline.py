@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.commit import SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed
+from curation.commit import SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed, manifest_path
 from curation.config import Config, StageResources
 from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks
 
@@ -221,6 +221,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         if is_committed(out_dir, shard, config_hash):
             summary.skipped.append(shard.stem)
         else:
+            manifest_path(out_dir, shard.stem).unlink(missing_ok=True)  # uncommitted until redone
             todo.append(shard)
     bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None,
                desc="curating")
