@@ -70,6 +70,9 @@ class LLMConfig(Section):
     """KV cache size for vLLM on CPU (VLLM_CPU_KVCACHE_SPACE)."""
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     """Share of GPU memory vLLM may use on GPU machines."""
+    enforce_eager: bool | None = None
+    """Run vLLM without torch.compile and CUDA graphs. Empty = eager on CPU (vllm-cpu recompiles at every
+    start: eager starts ~100 s sooner and decodes ~15% slower), compiled on GPU."""
 
 
 class ScoringConfig(Section):
