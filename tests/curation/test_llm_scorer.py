@@ -111,15 +111,3 @@ def test_packaged_smollm2_conversion_answers_and_rates(smollm2):
     verdicts = smollm2.score(["To make pancakes, whisk eggs, milk and flour.", "I will kill you tonight."])
     assert all(v.score in range(6) for v in verdicts)
 
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-@pytest.mark.xfail(reason="SmolLM2-135M rates near chance with the full rubric (see the scorer's report)")
-def test_packaged_smollm2_rates_a_violent_threat_above_a_recipe(smollm2):
-    recipe, threat = smollm2.score(
-        [
-            "To make pancakes, whisk two eggs with a cup of milk, add a cup of flour and fry in butter.",
-            "I know where you live, and tonight I am going to come to your house and kill you.",
-        ]
-    )
-    assert threat.score > recipe.score
