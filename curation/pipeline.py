@@ -37,13 +37,6 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _failed_rows(batch: pa.Table, valid: list[int], error: Exception, stage: str) -> pa.Array:
-    reasons = batch["reason"].to_pylist()
-    for i in valid:
-        reasons[i] = f"{stage}_error:{type(error).__name__}"
-    return pa.array(reasons, pa.string())
-
-
 class EmbedStage:
     """Actor: the embedding classifier, loaded once, scores the valid rows of each batch."""
 
@@ -58,19 +51,22 @@ class EmbedStage:
         started = time.perf_counter()
         valid = [i for i, r in enumerate(batch["reason"].to_pylist()) if r is None]
         texts = batch["text"].to_pylist()
-        scores = [None] * batch.num_rows
-        unsafe = [None] * batch.num_rows
-        tokens = [None] * batch.num_rows
-        reasons = batch["reason"]
+        reasons = batch["reason"].to_pylist()
+        scores, unsafe, tokens = [None] * batch.num_rows, [None] * batch.num_rows, [None] * batch.num_rows
         try:
-            got, p_unsafe, counts = self.classifier.score([texts[i] for i in valid])
-            for j, i in enumerate(valid):
-                scores[i], unsafe[i], tokens[i] = int(got[j]), float(p_unsafe[j]), counts[j]
-        except Exception as exc:  # noqa: BLE001 - the batch's rows go to rejects with the error
-            log.exception("embedding classifier failed on a batch")
-            reasons = _failed_rows(batch, valid, exc, "embed")
+            results = zip(valid, *self.classifier.score([texts[i] for i in valid]), strict=True)
+        except Exception:  # noqa: BLE001 - retry row by row so one bad row cannot sink its batch
+            log.exception("embedding classifier failed on a batch; scoring its rows one by one")
+            results = []
+            for i in valid:
+                try:
+                    results.append((i, *(values[0] for values in self.classifier.score([texts[i]]))))
+                except Exception as exc:  # noqa: BLE001 - this row goes to rejects with the error
+                    reasons[i] = f"embed_error:{type(exc).__name__}"
+        for i, score, p_unsafe, count in results:
+            scores[i], unsafe[i], tokens[i] = int(score), float(p_unsafe), int(count)
         per_row = (time.perf_counter() - started) / max(1, batch.num_rows)
-        batch = batch.set_column(batch.schema.get_field_index("reason"), "reason", reasons)
+        batch = batch.set_column(batch.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string()))
         return (batch.append_column("embed_score", pa.array(scores, pa.int64()))
                 .append_column("embed_unsafe", pa.array(unsafe, pa.float64()))
                 .append_column("tokens", pa.array(tokens, pa.int64()))
