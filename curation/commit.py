@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from curation import __version__
 from curation.config import Config
 from curation.report import build_card, card_markdown
+from curation.route import routes, safety_scores
 from curation.shards import Shard, derived_ids, validate_texts
 
 MANIFEST_VERSION = 1
@@ -111,26 +112,17 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
     rejected = scores["reason"].is_valid()
     kept = pc.invert(rejected)
 
-    embed = scores["embed_score"]
-    llm = scores["llm_score"]
-    if cfg.scoring.llm.vote == "confident":
-        sure = pc.greater_equal(pc.fill_null(scores["llm_confidence"], 0.0), cfg.scoring.llm.min_confidence)
-        llm_vote = pc.if_else(sure, llm, pa.scalar(None, pa.int64()))
-    else:
-        llm_vote = llm
-    safety = pc.max_element_wise(embed, llm_vote, skip_nulls=True)
-    routes = pa.array([None if s is None else cfg.routing.route(s) for s in safety.to_pylist()], pa.string())
-
+    safety = safety_scores(scores["embed_score"], scores["llm_score"], scores["llm_confidence"], cfg)
     passthrough = [c for c in source.column_names if c not in (text_col, id_col)]
     columns = {
         "id": ids,
         "text": pa.array(texts, pa.string()),
         "safety_score": safety,
-        "llm_score": llm,
+        "llm_score": scores["llm_score"],
         "llm_reason": scores["llm_reason"],
         "llm_confidence": scores["llm_confidence"],
-        "embed_score": embed,
-        "route": routes,
+        "embed_score": scores["embed_score"],
+        "route": routes(safety, cfg),
         "tokens": scores["tokens"],
     }
     columns.update({c: source[c] for c in passthrough if c not in columns})
