@@ -38,7 +38,8 @@ class LinearHead:
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({"weight": self.weight.astype(np.float32), "bias": self.bias.astype(np.float32)},
+        save_file({"weight": np.ascontiguousarray(self.weight, np.float32),  # sklearn's arrays are column-major
+                   "bias": np.ascontiguousarray(self.bias, np.float32)},
                   str(folder / "head.safetensors"))
         (folder / "head.json").write_text(json.dumps(self.info, indent=2, sort_keys=True) + "\n")
 
@@ -82,7 +83,7 @@ def load_encoder(cfg: EmbedConfig):
 
 
 def split_chunks(tokenizer, texts: list[str], max_tokens: int, max_chunks: int):
-    """Split each text into pieces of at most `max_tokens` encoder tokens (cut at token edges).
+    """Split each text into near-equal pieces of at most `max_tokens` encoder tokens (cut at token edges).
 
     Returns the pieces, the index of the text each piece belongs to, and each text's token count.
     """
@@ -96,8 +97,10 @@ def split_chunks(tokenizer, texts: list[str], max_tokens: int, max_chunks: int):
             pieces.append(text)
             owners.append(i)
             continue
-        for start in range(0, min(len(offsets), window * max_chunks), window):
-            stop = min(start + window, len(offsets)) - 1
+        count = min(-(-len(offsets) // window), max_chunks)  # near-equal chunks: no few-token tail
+        size = -(-min(len(offsets), window * max_chunks) // count)
+        for start in range(0, min(len(offsets), size * count), size):
+            stop = min(start + size, len(offsets)) - 1
             pieces.append(text[offsets[start][0]:offsets[stop][1]])
             owners.append(i)
     return pieces, np.asarray(owners, dtype=np.int64), counts
