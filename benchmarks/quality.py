@@ -52,7 +52,8 @@ def main() -> None:
 
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     label = np.array([r["harmful"] if "harmful" in r else r["score"] >= 2 for r in rows], dtype=bool)
-    cfg = load_config(None, [f"scoring.llm.enabled={str(args.llm).lower()}", *args.overrides])
+    cfg = load_config(None, [f"scoring.llm.enabled={str(args.llm).lower()}", "generation.enabled=false",
+                             "reflections.enabled=false", *args.overrides])
     with tempfile.TemporaryDirectory() as tmp:
         shard = Path(tmp) / "in" / "heldout.parquet"
         shard.parent.mkdir()

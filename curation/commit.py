@@ -20,7 +20,8 @@ from curation.route import routes, safety_scores
 from curation.shards import Shard, derived_ids, validate_texts
 
 MANIFEST_VERSION = 1
-OUTPUT_DIRS = ("scored", "rejects", "reports", "_manifest")
+GENERATED_DIRS = ("safeweb", "refuseweb", "moral_education", "reflections")
+OUTPUT_DIRS = ("scored", "rejects", *GENERATED_DIRS, "reports", "_manifest")
 TMP_MARK = ".tmp-"
 
 # Score columns that come back from the model stages, per row.
@@ -37,6 +38,14 @@ SCORE_SCHEMA = pa.schema([
     ("llm_invalid", pa.bool_()),
     ("seconds_embed", pa.float64()),
     ("seconds_llm", pa.float64()),
+    ("reflection_text", pa.string()),
+    ("reflection_segments", pa.int64()),
+    ("reflection_unsafe", pa.int64()),
+    ("template", pa.string()),
+    ("safeweb_text", pa.string()),
+    ("refuseweb_text", pa.string()),
+    ("moral_text", pa.string()),
+    ("seconds_generate", pa.float64()),
 ])
 
 
@@ -99,6 +108,11 @@ def _preview(value, limit: int) -> str | None:
     return text[:limit]
 
 
+def _source_ids(shard: Shard, source: pa.Table, cfg: Config) -> pa.ChunkedArray | pa.Array:
+    id_col = cfg.input.id_column
+    return source[id_col] if id_col in source.column_names else derived_ids(shard.stem, source.num_rows)
+
+
 def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
     """Join the model scores onto the input rows: (scored table, rejects table)."""
     text_col, id_col = cfg.input.text_column, cfg.input.id_column
@@ -108,7 +122,7 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
     ):
         raise RuntimeError(f"{shard.path}: got scores for {scores.num_rows} rows, the shard has {source.num_rows}")
     texts, _ = validate_texts(source[text_col].combine_chunks(), cfg.input)
-    ids = source[id_col] if id_col in source.column_names else derived_ids(shard.stem, source.num_rows)
+    ids = _source_ids(shard, source, cfg)
     rejected = scores["reason"].is_valid()
     kept = pc.invert(rejected)
 
@@ -139,16 +153,48 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
     return scored, rejects
 
 
+def generated_outputs(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config) -> dict[str, pa.Table]:
+    """SafeWeb, RefuseWeb, Moral Education and reflection rows, each pointing at its source row."""
+    from curation.generate import substitute_speakers
+
+    source = pa.array([str(v) if v is not None else f"{shard.stem}/{i}" for i, v in enumerate(ids.to_pylist())],
+                      pa.string())
+
+    def rows(column: str, suffix: str, **extra) -> pa.Table:
+        keep = scores[column].is_valid()
+        ids_ = source.filter(keep)
+        table = {"id": pa.array([f"{s}#{suffix}" for s in ids_.to_pylist()], pa.string()), "source_id": ids_}
+        table.update({name: values.filter(keep) for name, values in extra.items()})
+        table["text"] = scores[column].filter(keep)
+        return pa.table(table)
+
+    refuse = rows("refuseweb_text", "refuseweb")
+    speakers = cfg.generation.speakers
+    dialogues = [substitute_speakers(text, key, cfg.seed, speakers)
+                 for text, key in zip(refuse["text"].to_pylist(), refuse["source_id"].to_pylist(), strict=True)]
+    refuse = refuse.rename_columns(["id", "source_id", "original_text"]).append_column(
+        "text", pa.array(dialogues, pa.string()))
+    return {
+        "safeweb": rows("safeweb_text", "safeweb", template=scores["template"]),
+        "refuseweb": refuse,
+        "moral_education": rows("moral_text", "moral"),
+        "reflections": rows("reflection_text", "reflections", segments=scores["reflection_segments"],
+                            unsafe_segments=scores["reflection_unsafe"]),
+    }
+
+
 def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     """Write every output of one shard under a temporary name, rename into place, manifest last."""
     started = time.time()
     out = Path(out)
     source = pq.read_table(shard.path)
-    scored, rejects = split_outputs(shard, source, scores, cfg)
-    card = build_card(shard, scored, rejects, scores, cfg)
+    scored, rejects = split_outputs(shard, source, scores.sort_by("row_index"), cfg)
+    generated = generated_outputs(shard, _source_ids(shard, source, cfg), scores.sort_by("row_index"), cfg)
+    card = build_card(shard, scored, rejects, scores, cfg, generated)
     outputs = {
         "scored": f"scored/{shard.stem}.parquet",
         "rejects": f"rejects/{shard.stem}.parquet",
+        **{name: f"{name}/{shard.stem}.parquet" for name in GENERATED_DIRS},
         "report_json": f"reports/{shard.stem}.json",
         "report_md": f"reports/{shard.stem}.md",
     }
@@ -156,6 +202,8 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
         (out / folder).mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(out / outputs["scored"], scored)
     atomic_write_parquet(out / outputs["rejects"], rejects)
+    for name, table in generated.items():
+        atomic_write_parquet(out / outputs[name], table)
     card["seconds"]["commit"] = round(time.time() - started, 3)
     atomic_write_bytes(out / outputs["report_json"], (json.dumps(card, indent=2) + "\n").encode())
     atomic_write_bytes(out / outputs["report_md"], card_markdown(card).encode())

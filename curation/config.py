@@ -82,6 +82,46 @@ class ScoringConfig(Section):
     """The LLM rubric scorer."""
 
 
+SAFEWEB_TEMPLATES = ("podcast", "textbook", "teacher", "ted_talk", "parent_child", "friends", "kids_video")
+
+
+class GenerationConfig(Section):
+    enabled: bool = True
+    """Run the generation stages on routed rows: SafeWeb, RefuseWeb, Moral Education."""
+    model: str | None = None
+    """Local Hugging Face chat model folder; empty = scoring.llm.model, else the packaged SmolLM2.
+    Engine settings (dtype, context, KV cache, parallelism) come from scoring.llm."""
+    templates: list[str] = list(SAFEWEB_TEMPLATES)
+    """SafeWeb framings to draw from, one per document by a seeded draw."""
+    max_doc_chars: int = Field(3000, gt=0)
+    """The source document is cut to this many characters inside a generation prompt."""
+    max_tokens: int = Field(384, gt=0)
+    """Token budget of one generated text."""
+    temperature: float = Field(0.7, ge=0.0)
+    """Sampling temperature of the generators."""
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    """Nucleus sampling mass of the generators."""
+    speakers: Literal["names", "roles", "mixed"] = "mixed"
+    """What replaces "User"/"Assistant" in RefuseWeb dialogues: personal names, roles, or either."""
+
+    @field_validator("templates")
+    @classmethod
+    def _known_templates(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(SAFEWEB_TEMPLATES))
+        if unknown or not value:
+            raise ValueError(f"unknown or no templates {unknown}; choose from {', '.join(SAFEWEB_TEMPLATES)}")
+        return value
+
+
+class ReflectionConfig(Section):
+    enabled: bool = True
+    """Write reflections/: every scored document with a safety reflection after each segment."""
+    segment_tokens: int = Field(256, gt=8)
+    """Target segment length in encoder tokens; segments end at sentence boundaries."""
+    unsafe_threshold: int = Field(2, ge=1, le=5)
+    """A segment whose safety score is at least this is labelled Unsafe (with its harm category)."""
+
+
 class RoutingConfig(Section):
     keep_max: int = Field(0, ge=0, le=5)
     """Documents with safety_score <= keep_max are kept as they are (route `keep`)."""
@@ -120,6 +160,10 @@ class ResourcesConfig(Section):
     """Embedding-classifier actor pool."""
     llm: StageResources = StageResources(batch_size=32)
     """LLM-scorer actor pool."""
+    generate: StageResources = StageResources(batch_size=16)
+    """Generator actor pool (SafeWeb, RefuseWeb, Moral Education)."""
+    reflect: StageResources = StageResources(batch_size=64)
+    """Reflection actor pool (segment scoring)."""
     read_rows_per_task: int = Field(2048, gt=0)
     """Rows per read/validate task (row groups are split to this size)."""
     read_num_cpus: float = Field(0.5, gt=0)
@@ -142,6 +186,10 @@ class Config(Section):
     """Models that score documents 0-5."""
     routing: RoutingConfig = RoutingConfig()
     """Score thresholds that pick each document's route."""
+    generation: GenerationConfig = GenerationConfig()
+    """Rewriting routed documents: SafeWeb, RefuseWeb, Moral Education."""
+    reflections: ReflectionConfig = ReflectionConfig()
+    """Safety reflections inserted into scored documents."""
     resources: ResourcesConfig = ResourcesConfig()
     """Actor pools and batch sizes (not part of the config hash)."""
     ray: RayConfig = RayConfig()

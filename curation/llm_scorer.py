@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from curation.config import LLMConfig
-from curation.models import packaged_chat_model_dir
+from curation.engine import (
+    build_llm,
+    chat_model_dir,
+    chat_prompt_ids,
+    control_token_pattern,
+    fit_prompt,
+    prepare_document,
+    shutdown,
+)
 
 RUBRIC = Template((Path(__file__).parent / "prompts" / "rubric.txt").read_text())
 PREFILL = '{"score": '
@@ -21,7 +27,6 @@ REPLY_OVERHEAD_TOKENS = 17
 MAX_REASON_CHARS = 40
 RETRY_TEMPERATURE = 0.7
 """Retries sample instead of decoding greedily: a greedy retry would repeat the failed reply."""
-_MARKER = re.compile(r"<<<\s*DOCUMENT\s+(START|END)\s*>>>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,34 +44,12 @@ class RubricScorer:
     """Holds one vLLM engine and rates batches of documents with the rubric prompt."""
 
     def __init__(self, cfg: LLMConfig, seed: int = 0):
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # read when vllm is first imported
-        from vllm import LLM
-        from vllm.platforms import current_platform
-
         self.cfg, self.seed = cfg, seed
-        model_dir = Path(cfg.model) if cfg.model else packaged_chat_model_dir()
+        model_dir = chat_model_dir(cfg.model)
         self.model_name = model_dir.name
-        on_cpu = current_platform.is_cpu()
-        if on_cpu:
-            # The engine in this process, not a spawned engine-core pair that pins one core and keeps the
-            # other for its scheduler: 2x the throughput on 2 cores, starts 15 s sooner, same replies,
-            # works in a Ray actor. Side effect: vLLM's CPU worker makes torch.set_num_threads a no-op.
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-            # An explicit KV cache; otherwise vLLM on CPU reserves gpu_memory_utilization of all RAM.
-            memory = {"kv_cache_memory_bytes": int(cfg.kv_cache_gib * 2**30)}
-        else:
-            memory = {"gpu_memory_utilization": cfg.gpu_memory_utilization}
-        self.llm = LLM(
-            model=str(model_dir),
-            dtype=cfg.dtype,
-            max_model_len=cfg.max_model_len,
-            tensor_parallel_size=cfg.tensor_parallel_size,
-            enforce_eager=on_cpu if cfg.enforce_eager is None else cfg.enforce_eager,
-            seed=seed,
-            **memory,
-        )
+        self.llm = build_llm(cfg, model_dir, seed)
         self.tokenizer = self.llm.get_tokenizer()
-        self._control = _control_token_pattern(self.tokenizer)
+        self._control = control_token_pattern(self.tokenizer)
         room = cfg.max_model_len - cfg.max_tokens - len(self._encode(""))
         if room < 64:
             raise ValueError(
@@ -95,32 +78,15 @@ class RubricScorer:
 
     def close(self) -> None:
         """Stop the engine's processes now rather than at interpreter exit."""
-        self.llm.llm_engine.engine_core.shutdown()
+        shutdown(self.llm)
 
     def prompt_ids(self, text: str) -> list[int]:
         """Token ids sent for one document: chat template, rubric, cut and neutralised document, prefill."""
-        document = _MARKER.sub("[marker removed]", text[: self.cfg.max_doc_chars])
-        document = self._neutralise(document)
-        ids = self._encode(document)
-        excess = len(ids) - (self.cfg.max_model_len - self.cfg.max_tokens)
-        if excess > 0:  # cut the document (not the rubric) so prompt and reply fit the context
-            doc_ids = self.tokenizer.encode(document, add_special_tokens=False)
-            ids = self._encode(self.tokenizer.decode(doc_ids[: max(0, len(doc_ids) - excess - 16)]))
-        return ids
+        document = prepare_document(text, self.cfg.max_doc_chars, self._control)
+        return fit_prompt(self.tokenizer, document, self._encode, self.cfg.max_model_len - self.cfg.max_tokens)
 
     def _encode(self, document: str) -> list[int]:
-        messages = [{"role": "user", "content": RUBRIC.substitute(document=document)}]
-        prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        # The template already holds any BOS; encoding must not add another.
-        return self.tokenizer.encode(prompt + PREFILL, add_special_tokens=False)
-
-    def _neutralise(self, text: str) -> str:
-        """Break chat-template control tokens (`<|im_start|>`, ...) so they reach the model as plain text."""
-        for _ in range(4):  # one pass suffices unless a control token itself contains a space
-            text, found = self._control.subn(lambda m: m[0][0] + " " + m[0][1:], text)
-            if not found:
-                break
-        return text
+        return chat_prompt_ids(self.tokenizer, RUBRIC.substitute(document=document), PREFILL)
 
     def _sampling(self, attempt: int):
         from vllm import SamplingParams
@@ -133,13 +99,6 @@ class RubricScorer:
             logprobs=0,  # the logprob of each generated token; the first one is the score digit
             structured_outputs=StructuredOutputsParams(regex=self._reply_regex),
         )
-
-
-def _control_token_pattern(tokenizer) -> re.Pattern:
-    """Special and added tokens that are markup rather than words (an added word like `ing` stays)."""
-    tokens = set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab())
-    tokens = sorted((t for t in tokens if t.strip() and not t.strip().isalnum()), key=len, reverse=True)
-    return re.compile("|".join(re.escape(t) for t in tokens) or r"(?!)")  # (?!) never matches
 
 
 def _parse(completion, attempt: int) -> Verdict | None:

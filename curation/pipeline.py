@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from curation.commit import SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed, manifest_path
 from curation.config import Config, StageResources
+from curation.route import routes, safety_scores
 from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks
 
 log = logging.getLogger("safecurate")
@@ -46,6 +47,11 @@ class EmbedStage:
         _set_threads(threads)
         config = Config.model_validate(cfg)
         self.classifier = EmbeddingClassifier(config.scoring.embed, config.resources.embed.batch_size)
+        self.reflector = None
+        if config.reflections.enabled:
+            from curation.reflect import Reflector
+
+            self.reflector = Reflector(self.classifier, config.reflections)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         started = time.perf_counter()
@@ -65,12 +71,30 @@ class EmbedStage:
                     reasons[i] = f"embed_error:{type(exc).__name__}"
         for i, score, p_unsafe, count in results:
             scores[i], unsafe[i], tokens[i] = int(score), float(p_unsafe), int(count)
+        if self.reflector is not None:
+            batch = self._reflect(batch, [i for i in valid if scores[i] is not None])
         per_row = (time.perf_counter() - started) / max(1, batch.num_rows)
         batch = batch.set_column(batch.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string()))
         return (batch.append_column("embed_score", pa.array(scores, pa.int64()))
                 .append_column("embed_unsafe", pa.array(unsafe, pa.float64()))
                 .append_column("tokens", pa.array(tokens, pa.int64()))
                 .append_column("seconds_embed", pa.array([per_row] * batch.num_rows, pa.float64())))
+
+
+    def _reflect(self, batch: pa.Table, rows: list[int]) -> pa.Table:
+        """Reflection columns: the text with a Safe/Unsafe reflection after each segment."""
+        n = batch.num_rows
+        text, segments, unsafe = [None] * n, [None] * n, [None] * n
+        texts = batch["text"].to_pylist()
+        try:
+            for i, (annotated, count, bad) in zip(rows, self.reflector.annotate([texts[i] for i in rows]),
+                                                  strict=True):
+                text[i], segments[i], unsafe[i] = annotated, count, bad
+        except Exception:  # noqa: BLE001 - reflections are an extra output; scores stand without them
+            log.exception("reflections failed on a batch")
+        return (batch.append_column("reflection_text", pa.array(text, pa.string()))
+                .append_column("reflection_segments", pa.array(segments, pa.int64()))
+                .append_column("reflection_unsafe", pa.array(unsafe, pa.int64())))
 
 
 class LLMStage:
@@ -104,6 +128,48 @@ class LLMStage:
                 .append_column("llm_confidence", pa.array(confidence, pa.float64()))
                 .append_column("llm_invalid", pa.array(invalid, pa.bool_()))
                 .append_column("seconds_llm", pa.array([per_row] * n, pa.float64())))
+
+
+class GenerateStage:
+    """Actor: rewrites routed rows: SafeWeb for `rephrase`, RefuseWeb then Moral Education for `refuse`."""
+
+    def __init__(self, cfg: dict, threads: int):
+        from curation.generate import Generator
+
+        _set_threads(threads)
+        self.cfg = Config.model_validate(cfg)
+        self.generator = Generator(self.cfg, seed=self.cfg.seed)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        started = time.perf_counter()
+        view = score_columns(batch)
+        route = routes(safety_scores(view["embed_score"], view["llm_score"], view["llm_confidence"], self.cfg),
+                       self.cfg).to_pylist()
+        keys = [f"{s}/{i}" for s, i in zip(view["shard"].to_pylist(), view["row_index"].to_pylist(), strict=True)]
+        texts = batch["text"].to_pylist()
+        n, valid = batch.num_rows, [r is None for r in view["reason"].to_pylist()]
+        template, safeweb, refuse, moral = [None] * n, [None] * n, [None] * n, [None] * n
+        rephrase_rows = [i for i in range(n) if valid[i] and route[i] == "rephrase"]
+        refuse_rows = [i for i in range(n) if valid[i] and route[i] == "refuse"]
+        try:
+            drafts = self.generator.rephrase([keys[i] for i in rephrase_rows], [texts[i] for i in rephrase_rows])
+            for i, (name, text) in zip(rephrase_rows, drafts, strict=True):
+                template[i], safeweb[i] = name, text
+            dialogues = self.generator.refuse([keys[i] for i in refuse_rows], [texts[i] for i in refuse_rows])
+            for i, dialogue in zip(refuse_rows, dialogues, strict=True):
+                refuse[i] = dialogue
+            done = [i for i in refuse_rows if refuse[i] is not None]
+            for i, article in zip(done, self.generator.moral([keys[i] for i in done], [refuse[i] for i in done]),
+                                  strict=True):
+                moral[i] = article
+        except Exception:  # noqa: BLE001 - the batch keeps its scores; the card counts the missing texts
+            log.exception("generation failed on a batch")
+        per_row = (time.perf_counter() - started) / max(1, n)
+        return (batch.append_column("template", pa.array(template, pa.string()))
+                .append_column("safeweb_text", pa.array(safeweb, pa.string()))
+                .append_column("refuseweb_text", pa.array(refuse, pa.string()))
+                .append_column("moral_text", pa.array(moral, pa.string()))
+                .append_column("seconds_generate", pa.array([per_row] * n, pa.float64())))
 
 
 def score_columns(batch: pa.Table) -> pa.Table:
@@ -174,7 +240,8 @@ def _threads(res: StageResources) -> int:
 
 
 def build_dataset(shards: list[Shard], cfg: Config):
-    """The Ray Data stream: read tasks -> validated rows -> embedding scores -> LLM scores."""
+    """The Ray Data stream: read tasks -> validated rows -> embedding scores (+ reflections) -> LLM scores
+    -> generated texts for routed rows."""
     import ray
 
     tasks = [t for s in shards for t in read_tasks(s, cfg.resources.read_rows_per_task)]
@@ -190,6 +257,11 @@ def build_dataset(shards: list[Shard], cfg: Config):
         ds = ds.map_batches(LLMStage, batch_size=res.llm.batch_size, batch_format="pyarrow",
                             fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.llm)},
                             compute=_pool(res.llm), num_cpus=res.llm.num_cpus, num_gpus=res.llm.num_gpus)
+    if cfg.generation.enabled:
+        ds = ds.map_batches(GenerateStage, batch_size=res.generate.batch_size, batch_format="pyarrow",
+                            fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.generate)},
+                            compute=_pool(res.generate), num_cpus=res.generate.num_cpus,
+                            num_gpus=res.generate.num_gpus)
     return ds.drop_columns(["text"])
 
 

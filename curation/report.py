@@ -26,6 +26,8 @@ def model_names(cfg: Config) -> dict[str, str | None]:
         "encoder": scoring.embed.model or "all-MiniLM-L6-v2 (packaged)",
         "head": scoring.embed.head or "default (packaged)",
         "llm": (scoring.llm.model or "SmolLM2-135M-Instruct (packaged)") if scoring.llm.enabled else None,
+        "generator": (cfg.generation.model or scoring.llm.model or "SmolLM2-135M-Instruct (packaged)")
+        if cfg.generation.enabled else None,
     }
 
 
@@ -34,7 +36,26 @@ def _sum(column) -> float:
     return float(value or 0.0)
 
 
-def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config) -> dict:
+def stage_counts(scored: pa.Table, generated: dict[str, pa.Table], cfg: Config) -> dict:
+    """Rows each generation stage wrote, and routed rows it could not turn into text."""
+    routed = Counter(scored["route"].to_pylist())
+    counts = {name: table.num_rows for name, table in generated.items()}
+    counts["templates"] = dict(sorted(Counter(generated["safeweb"]["template"].to_pylist()).items()))
+    if cfg.generation.enabled:
+        counts["empty_generations"] = {
+            "safeweb": routed.get("rephrase", 0) - counts["safeweb"],
+            "refuseweb": routed.get("refuse", 0) - counts["refuseweb"],
+            "moral_education": counts["refuseweb"] - counts["moral_education"],
+        }
+    if cfg.reflections.enabled:
+        table = generated["reflections"]
+        counts["reflection_segments"] = int(pc.sum(table["segments"]).as_py() or 0)
+        counts["reflection_unsafe_segments"] = int(pc.sum(table["unsafe_segments"]).as_py() or 0)
+    return counts
+
+
+def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config,
+               generated: dict[str, pa.Table]) -> dict:
     """The machine-readable card of one shard (reports/S.json)."""
     llm = scored["llm_score"]
     embed = scored["embed_score"]
@@ -58,10 +79,12 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
             "raised_score": int(raised),
             "agreed_with_embed": int(pc.sum(pc.equal(llm, embed)).as_py() or 0),
         },
+        "stages": stage_counts(scored, generated, cfg),
         "tokens": int(_sum(scored["tokens"])),
         "seconds": {
             "embed": round(_sum(scores["seconds_embed"]), 3),
             "llm": round(_sum(scores["seconds_llm"]), 3),
+            "generate": round(_sum(scores["seconds_generate"]), 3),
         },
         "config_hash": cfg.content_hash(),
         "models": model_names(cfg),
@@ -89,6 +112,8 @@ def card_markdown(card: dict) -> str:
         _table(list(card["routes"]), [list(card["routes"].values())]),
         "## Rejects by reason",
         _table(["reason", "rows"], [[r, n] for r, n in card["rejects_by_reason"].items()] or [["-", 0]]),
+        "## Generation and reflections",
+        _table(["stage", "rows"], [[k, v] for k, v in card["stages"].items()]),
         "## LLM scorer",
         _table(list(card["llm"]), [list(card["llm"].values())]),
         "## Seconds per stage (model time summed over actors, then the commit)",

@@ -38,7 +38,8 @@ def test_failed_shard_makes_curate_exit_1_with_a_summary(ray_local, write_shard,
     write_shard("fine", {"text": ["A calm afternoon walk by the lake with the dog."] * 3})
     (tmp_path / "in" / "junk.parquet").write_text("definitely not parquet")
     result = runner.invoke(app, ["curate", "--shards", str(tmp_path / "in" / "*.parquet"), "--out",
-                                 str(tmp_path / "out"), "--no-progress", "--set", "scoring.llm.enabled=false"])
+                                 str(tmp_path / "out"), "--no-progress", "--set", "scoring.llm.enabled=false",
+                                 "--set", "generation.enabled=false"])
     assert result.exit_code == 1
     assert "1 shard(s) committed" in result.output and "1 failed" in result.output
     assert "junk.parquet: not a readable Parquet file" in result.output

@@ -29,7 +29,7 @@ BAD = [None, "", "   "]
 
 
 def fast_config(*extra):
-    return load_config(None, ["scoring.llm.enabled=false", "resources.embed.batch_size=16",
+    return load_config(None, ["scoring.llm.enabled=false", "generation.enabled=false", "resources.embed.batch_size=16",
                               "resources.read_rows_per_task=8", *extra])
 
 
@@ -77,6 +77,13 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
         assert card["rows"]["in"] == rows_in and card["config_hash"] == cfg.content_hash()
         assert sum(card["histograms"]["safety_score"].values()) == scored.num_rows
         assert (out / "reports" / f"{stem}.md").read_text().startswith("# Safety report card")
+        reflections = pq.read_table(out / "reflections" / f"{stem}.parquet")
+        assert sorted(reflections["source_id"].to_pylist()) == sorted(str(i) for i in ids)
+        assert all(t.count("<reflection>") == n for t, n in zip(reflections["text"].to_pylist(),
+                                                                reflections["segments"].to_pylist(), strict=True))
+        assert card["stages"]["reflections"] == scored.num_rows
+        for folder in ("safeweb", "refuseweb", "moral_education"):  # generation off: empty, but present
+            assert pq.read_table(out / folder / f"{stem}.parquet").num_rows == 0
 
     before = output_bytes(out)
     again = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), cfg, progress=False)
@@ -138,7 +145,8 @@ def test_killed_run_resumes_without_loss_or_duplicates(write_shard, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "*.parquet"),
            "--out", str(out), "--no-progress", "--set", "scoring.llm.enabled=false",
-           "--set", "resources.read_rows_per_task=32", "--set", "resources.embed.batch_size=16"]
+           "--set", "generation.enabled=false", "--set", "resources.read_rows_per_task=32",
+           "--set", "resources.embed.batch_size=16"]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

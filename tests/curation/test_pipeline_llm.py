@@ -27,7 +27,8 @@ def tiny_model(tmp_path_factory):
 def llm_config(model, *extra):
     return load_config(None, [f"scoring.llm.model={model}", "scoring.llm.vote=max", "scoring.llm.kv_cache_gib=0.25",
                               "scoring.llm.max_model_len=1024", "resources.llm.num_cpus=1",
-                              "resources.llm.batch_size=16", *extra])
+                              "resources.llm.batch_size=16", "generation.max_tokens=64",
+                              "resources.generate.num_cpus=1", *extra])
 
 
 def test_llm_scores_join_the_ensemble_as_the_max(ray_local, write_shard, tmp_path, tiny_model):
@@ -48,11 +49,26 @@ def test_llm_scores_join_the_ensemble_as_the_max(ray_local, write_shard, tmp_pat
     assert card["histograms"]["llm_score"]["null"] == card["llm"]["invalid_replies"]
     assert card["seconds"]["llm"] > 0
 
+    # generation ran on the routed rows with the same (tiny) model
+    routed = {r["id"]: r["route"] for r in rows}
+    safeweb = pq.read_table(out / "safeweb" / "mixed.parquet").to_pylist()
+    refuse = pq.read_table(out / "refuseweb" / "mixed.parquet").to_pylist()
+    moral = pq.read_table(out / "moral_education" / "mixed.parquet").to_pylist()
+    assert all(routed[r["source_id"]] == "rephrase" for r in safeweb)
+    assert all(routed[r["source_id"]] == "refuse" for r in refuse)
+    assert {r["source_id"] for r in moral} <= {r["source_id"] for r in refuse}
+    assert card["stages"]["safeweb"] + card["stages"]["empty_generations"]["safeweb"] == card["routes"]["rephrase"]
+    assert card["stages"]["refuseweb"] + card["stages"]["empty_generations"]["refuseweb"] == card["routes"]["refuse"]
+    for r in safeweb + refuse + moral:
+        assert "<|im_start|>" not in r["text"] and "<|im_end|>" not in r["text"]
+    for r in refuse:
+        assert "Assistant:" in r["original_text"] and "\nAssistant:" not in "\n" + r["text"]
+
 
 def test_unparseable_replies_fall_back_to_the_embedding_score(ray_local, write_shard, tmp_path, tiny_model):
     write_shard("short", {"text": TEXTS[:4]})
     out = tmp_path / "out"
-    cfg = llm_config(tiny_model, "scoring.llm.max_tokens=2", "scoring.llm.retries=1")
+    cfg = llm_config(tiny_model, "scoring.llm.max_tokens=2", "scoring.llm.retries=1", "generation.enabled=false")
     summary = run_curation(str(tmp_path / "in"), str(out), cfg, progress=False)
     assert summary.ok, summary.failed
     rows = pq.read_table(out / "scored" / "short.parquet").to_pylist()

@@ -18,7 +18,7 @@ class ChokesOnPoison:
 
 def stage_with(classifier) -> EmbedStage:
     stage = EmbedStage.__new__(EmbedStage)
-    stage.classifier = classifier
+    stage.classifier, stage.reflector = classifier, None
     return stage
 
 

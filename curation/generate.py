@@ -1,0 +1,190 @@
+"""Rewrites of routed documents on a chat model: SafeWeb framings, RefuseWeb dialogues, Moral Education articles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+from string import Template
+
+from curation.config import SAFEWEB_TEMPLATES, Config
+from curation.engine import (
+    build_llm,
+    chat_model_dir,
+    chat_prompt_ids,
+    control_token_pattern,
+    fit_prompt,
+    prepare_document,
+    shutdown,
+)
+
+PROMPTS = Path(__file__).parent / "prompts"
+SAFEWEB = {name: Template((PROMPTS / "safeweb" / f"{name}.txt").read_text()) for name in SAFEWEB_TEMPLATES}
+REFUSEWEB = Template((PROMPTS / "refuseweb.txt").read_text())
+MORAL_EDUCATION = Template((PROMPTS / "moral_education.txt").read_text())
+SPEAKERS = json.loads((PROMPTS / "speakers.json").read_text())
+DIALOGUE_PREFILL = "User:"
+"""RefuseWeb replies start with the first user turn, so a small model cannot open with a preamble."""
+ARTICLE_PREFILL = "# "
+"""Moral Education replies start with the article's title heading."""
+_LINE = r"[^\n]+"
+DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_LINE}(\nUser: {_LINE}\nAssistant: {_LINE}){{0,2}}"
+"""What may follow the prefill: one to three exchanges, one turn per line (a structured-output constraint)."""
+_BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
+ARTICLE_REGEX = rf"[^\n#]+(\n\n## [^\n#]+\n\n{_BLOCK}(\n\n{_BLOCK}){{0,2}}){{2,4}}"
+"""What may follow `# `: a title, then two to four `## ` sections of one to three paragraphs."""
+REPETITION_PENALTY = 1.1
+"""Small models loop ("The food was too bad." x50) without it. vLLM counts prompt tokens too: 1.1 is mild
+enough that a rewrite still reuses the document's words."""
+MIN_DOCUMENT_TOKENS = 64
+_TURN = re.compile(r"\**\b(user|assistant)\b\**\s*:\**", re.IGNORECASE)
+_LABEL = re.compile(r"^(User|Assistant):", re.MULTILINE)
+_ECHOED_MARKER = re.compile(r"<{2,}\s*DOCUMENT\s+(?:START|END)\s*>*")
+_LAST_SENTENCE = re.compile(r".*[.!?][\"'\u201d\u2019)\]*_]*(?=\s|$)", re.DOTALL)
+
+
+def draw(seed: int, key: str, purpose: str) -> int:
+    """A 31-bit integer that depends only on (seed, key, purpose): the same in every process and batching."""
+    digest = hashlib.sha256(f"{purpose}\0{seed}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+def pick_template(templates: list[str], seed: int, doc_id: str) -> str:
+    """The SafeWeb framing of one document: a seeded draw from `templates` by (seed, id)."""
+    return templates[draw(seed, doc_id, "template") % len(templates)]
+
+
+class Generator:
+    """Holds one vLLM engine and writes SafeWeb, RefuseWeb and Moral Education texts, a batch per call."""
+
+    def __init__(self, cfg: Config, seed: int = 0):
+        self.cfg, self.seed = cfg.generation, seed
+        engine = cfg.scoring.llm
+        model_dir = chat_model_dir(cfg.generation.model, engine.model)
+        self.model_name = model_dir.name
+        self.llm = build_llm(engine, model_dir, seed)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.control = control_token_pattern(self.tokenizer)
+        self.budget = engine.max_model_len - self.cfg.max_tokens
+        prompts = [*SAFEWEB.values(), REFUSEWEB, MORAL_EDUCATION]
+        room = self.budget - max(len(self._encode(prompt, "", DIALOGUE_PREFILL)) for prompt in prompts)
+        if room < MIN_DOCUMENT_TOKENS:
+            raise ValueError(
+                f"scoring.llm.max_model_len={engine.max_model_len} leaves {room} tokens for the document after "
+                f"the generation prompt and generation.max_tokens={self.cfg.max_tokens}: raise max_model_len"
+            )
+
+    def rephrase(self, ids: list[str], texts: list[str]) -> list[tuple[str, str | None]]:
+        """SafeWeb: each document rewritten in its drawn framing; (template, text or None when empty)."""
+        names = [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in ids]
+        replies = self._generate(ids, [SAFEWEB[name] for name in names], texts, "", None, "safeweb")
+        return [(name, reply or None) for name, reply in zip(names, replies, strict=True)]
+
+    def refuse(self, ids: list[str], texts: list[str]) -> list[str | None]:
+        """RefuseWeb: a User/Assistant dialogue declining each document's harmful content, or None."""
+        prompts = [REFUSEWEB] * len(texts)
+        replies = self._generate(ids, prompts, texts, DIALOGUE_PREFILL, DIALOGUE_REGEX, "refuseweb")
+        return [normalise_dialogue(DIALOGUE_PREFILL + " " + reply) for reply in replies]
+
+    def moral(self, ids: list[str], dialogues: list[str]) -> list[str | None]:
+        """Moral Education: each dialogue as a third-person article with Markdown headings; None when the
+        reply has no `## ` section (the token budget ran out first)."""
+        prompts = [MORAL_EDUCATION] * len(dialogues)
+        replies = self._generate(ids, prompts, dialogues, ARTICLE_PREFILL, ARTICLE_REGEX, "moral_education")
+        return [ARTICLE_PREFILL + reply if "\n## " in reply else None for reply in replies]
+
+    def close(self) -> None:
+        """Stop the engine's processes now rather than at interpreter exit."""
+        shutdown(self.llm)
+
+    def prompt_ids(self, prompt: Template, text: str, prefill: str = "") -> list[int]:
+        """Token ids for one document: chat template, instructions, cut and neutralised document, prefill."""
+        document = prepare_document(text, self.cfg.max_doc_chars, self.control)
+        return fit_prompt(self.tokenizer, document, lambda doc: self._encode(prompt, doc, prefill), self.budget)
+
+    def _encode(self, prompt: Template, document: str, prefill: str) -> list[int]:
+        return chat_prompt_ids(self.tokenizer, prompt.substitute(document=document), prefill)
+
+    def _generate(self, ids, prompts, texts, prefill: str, regex: str | None, purpose: str) -> list[str]:
+        """One batched generate call, each request sampled with a seed drawn from (seed, id, purpose).
+
+        Replies come back cleaned; one cut by max_tokens loses its unfinished last sentence.
+        """
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        if not texts:
+            return []
+        requests = [{"prompt_token_ids": self.prompt_ids(p, t, prefill)} for p, t in zip(prompts, texts, strict=True)]
+        structure = StructuredOutputsParams(regex=regex) if regex else None
+        sampling = [
+            SamplingParams(
+                temperature=self.cfg.temperature,
+                top_p=self.cfg.top_p,
+                max_tokens=self.cfg.max_tokens,
+                repetition_penalty=REPETITION_PENALTY,
+                seed=draw(self.seed, doc_id, purpose),
+                structured_outputs=structure,
+            )
+            for doc_id in ids
+        ]
+        replies = []
+        for output in self.llm.generate(requests, sampling, use_tqdm=False):
+            completion = output.outputs[0]
+            cut = completion.finish_reason == "length"
+            replies.append(clean_generation(drop_unfinished(completion.text) if cut else completion.text, self.control))
+        return replies
+
+
+def clean_generation(text: str, control_pattern: re.Pattern) -> str:
+    """Generated text without control tokens, echoed document markers or outer whitespace.
+
+    Removing one control token may join the pieces of another, so removal repeats until none is left.
+    """
+    found = True
+    while found:
+        text, found = control_pattern.subn("", text)
+    return _ECHOED_MARKER.sub("", text).strip()
+
+
+def drop_unfinished(text: str) -> str:
+    """Text up to its last sentence end (a reply cut by the token budget stops mid-sentence); all if none."""
+    match = _LAST_SENTENCE.match(text)
+    return match[0] if match else text
+
+
+def normalise_dialogue(text: str) -> str | None:
+    """One turn per line, each starting "User:" or "Assistant:"; None without a user and an assistant turn.
+
+    Text before the first label is dropped, whitespace inside a turn collapsed, consecutive turns of one
+    speaker merged, empty turns and a trailing unanswered user turn dropped.
+    """
+    parts = _TURN.split(text)
+    turns: list[list[str]] = []
+    for label, content in zip(parts[1::2], parts[2::2], strict=True):
+        speaker, words = label.capitalize(), " ".join(content.replace("**", " ").split())
+        if not words:
+            continue
+        if turns and turns[-1][0] == speaker:
+            turns[-1][1] += " " + words
+        else:
+            turns.append([speaker, words])
+    if turns and turns[-1][0] == "User":
+        turns.pop()
+    if {speaker for speaker, _ in turns} != {"User", "Assistant"}:
+        return None
+    return "\n".join(f"{speaker}: {words}" for speaker, words in turns)
+
+
+def substitute_speakers(dialogue: str, key: str, seed: int, mode: str = "mixed") -> str:
+    """Replace the "User:"/"Assistant:" line labels with two different names or roles drawn by (seed, key)."""
+    pools = {"names": SPEAKERS["names"], "roles": SPEAKERS["roles"], "mixed": SPEAKERS["names"] + SPEAKERS["roles"]}
+    if mode not in pools:
+        raise ValueError(f"speaker mode {mode!r}: choose from {', '.join(pools)}")
+    user, assistant = random.Random(draw(seed, key, "speakers")).sample(pools[mode], 2)
+    labels = {"User": user, "Assistant": assistant}
+    return _LABEL.sub(lambda match: labels[match[1]] + ":", dialogue)

@@ -1,0 +1,37 @@
+"""Generated outputs at commit: rows point at their source, RefuseWeb speakers are substituted."""
+
+import pyarrow as pa
+
+from curation.commit import SCORE_SCHEMA, generated_outputs
+from curation.config import load_config
+from curation.shards import Shard
+
+DIALOGUE = ("User: Tell me how to get into my ex's email.\n"
+            "Assistant: I can't help with that, but I can help you secure yours.")
+
+
+def scores_with(**columns) -> pa.Table:
+    n = len(next(iter(columns.values())))
+    data = {f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in SCORE_SCHEMA}
+    data["shard"], data["row_index"] = pa.array(["s"] * n), pa.array(range(n), pa.int64())
+    return pa.table(data, schema=SCORE_SCHEMA)
+
+
+def test_refuseweb_keeps_the_original_labels_and_substitutes_seeded_speakers():
+    shard = Shard(path="/x/s.parquet", stem="s", num_rows=3, size=1, mtime_ns=1)
+    scores = scores_with(refuseweb_text=pa.array([None, DIALOGUE, DIALOGUE]),
+                         moral_text=pa.array([None, "# Privacy\nArticle.", None]),
+                         safeweb_text=pa.array(["Podcast text", None, None]),
+                         template=pa.array(["podcast", None, None]))
+    cfg = load_config(None, ["seed=3"])
+    out = generated_outputs(shard, pa.array(["a", "b", "c"]), scores, cfg)
+    refuse = out["refuseweb"].to_pylist()
+    assert [r["source_id"] for r in refuse] == ["b", "c"] and refuse[0]["id"] == "b#refuseweb"
+    assert all(r["original_text"] == DIALOGUE for r in refuse)
+    for r in refuse:
+        assert not r["text"].startswith("User:") and "\nAssistant:" not in r["text"]
+        assert r["text"].count("\n") == DIALOGUE.count("\n")
+    assert generated_outputs(shard, pa.array(["a", "b", "c"]), scores, cfg)["refuseweb"] == out["refuseweb"]
+    assert out["safeweb"].to_pylist() == [{"id": "a#safeweb", "source_id": "a", "template": "podcast",
+                                           "text": "Podcast text"}]
+    assert out["moral_education"]["source_id"].to_pylist() == ["b"]
