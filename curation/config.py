@@ -95,7 +95,7 @@ class GenerationConfig(Section):
     """SafeWeb framings to draw from, one per document by a seeded draw."""
     max_doc_chars: int = Field(3000, gt=0)
     """The source document is cut to this many characters inside a generation prompt."""
-    max_tokens: int = Field(384, gt=0)
+    max_tokens: int = Field(256, gt=0)
     """Token budget of one generated text."""
     temperature: float = Field(0.7, ge=0.0)
     """Sampling temperature of the generators."""
