@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from safetensors.numpy import load_file
 
 from curation.config import EmbedConfig
 from curation.embed import LinearHead, load_encoder
+from curation.fit import provenance
 
 CATEGORIES = (
     "violent_crimes", "non_violent_crimes", "sex_related_crimes", "child_sexual_exploitation",
@@ -130,18 +130,9 @@ def fit_category_head(data: list[str | Path] | None = None, out: str | Path = CA
         weight, bias, classes = _fit(embeddings, labels, regularization, seed)
     head = CategoryHead(weight=weight, bias=bias, info={
         "labels": classes,
-        "encoder": embed.model or "all-MiniLM-L6-v2 (packaged)",
-        "embedding_dim": int(embeddings.shape[1]),
-        "max_seq_length": embed.max_seq_length,
-        "regularization": regularization,
         "class_weight": "balanced",
-        "seed": seed,
-        "train_rows": int(len(texts) if refit_all else len(train)),
-        "heldout_rows": int(len(test)),
-        "heldout_metrics": metrics,
-        "refit_on_all_rows": refit_all,
-        "trained_on": [Path(p).name for p in data],
-        "created": time.strftime("%Y-%m-%d"),
+        **provenance(embed, embeddings.shape[1], data, regularization, seed,
+                     len(texts) if refit_all else len(train), len(test), metrics, refit_all),
     })
     head.save(out)
     return metrics

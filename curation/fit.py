@@ -37,6 +37,24 @@ def load_labeled(paths: list[str | Path], text_column: str = "text",
     return texts, np.asarray(scores, dtype=np.int64)
 
 
+def provenance(embed: EmbedConfig, dim: int, data: list, regularization: float, seed: int, train_rows: int,
+               heldout_rows: int, metrics: dict, refit_all: bool) -> dict:
+    """What a trained head records about how it was made (head.json)."""
+    return {
+        "encoder": embed.model or "all-MiniLM-L6-v2 (packaged)",
+        "embedding_dim": int(dim),
+        "max_seq_length": embed.max_seq_length,
+        "regularization": regularization,
+        "seed": seed,
+        "train_rows": int(train_rows),
+        "heldout_rows": int(heldout_rows),
+        "heldout_metrics": metrics,
+        "refit_on_all_rows": refit_all,
+        "trained_on": [Path(p).name for p in data],
+        "created": time.strftime("%Y-%m-%d"),
+    }
+
+
 def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, unsafe_weight: float = 2.0,
                    regularization: float = 1.0, test_size: float = 0.2, threshold: int = 2,
                    seed: int = 0, refit_all: bool = True) -> dict:
@@ -59,19 +77,10 @@ def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, 
         head.weight, head.bias = fit_head(embeddings, scores, unsafe_weight, regularization, seed)
     head.info = {
         "classes": list(range(6)),
-        "encoder": embed.model or "all-MiniLM-L6-v2 (packaged)",
-        "embedding_dim": int(embeddings.shape[1]),
-        "max_seq_length": embed.max_seq_length,
         "cumulative_threshold": embed.cumulative_threshold,
         "unsafe_weight": unsafe_weight,
-        "regularization": regularization,
-        "seed": seed,
-        "train_rows": int(len(texts) if refit_all else len(train)),
-        "heldout_rows": int(len(test)),
-        "heldout_metrics": metrics,
-        "refit_on_all_rows": refit_all,
-        "trained_on": [Path(p).name for p in data],
-        "created": time.strftime("%Y-%m-%d"),
+        **provenance(embed, embeddings.shape[1], data, regularization, seed,
+                     len(texts) if refit_all else len(train), len(test), metrics, refit_all),
     }
     head.save(out)
     return metrics
