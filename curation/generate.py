@@ -31,10 +31,12 @@ ARTICLE_PREFILL = "# "
 """Moral Education replies start with the article's title heading."""
 _LINE = r"[^\n]+"
 DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_LINE}(\nUser: {_LINE}\nAssistant: {_LINE}){{0,2}}"
-"""What may follow the prefill: one to three exchanges, one turn per line (a structured-output constraint)."""
+"""What may follow the prefill (a structured-output constraint): one to three exchanges, one turn per line.
+Unconstrained, SmolLM2-135M never wrote an Assistant turn (8 of 8 replies)."""
 _BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
 ARTICLE_REGEX = rf"[^\n#]+(\n\n## [^\n#]+\n\n{_BLOCK}(\n\n{_BLOCK}){{0,2}}){{2,4}}"
-"""What may follow `# `: a title, then two to four `## ` sections of one to three paragraphs."""
+"""What may follow `# `: a title, then two to four `## ` sections of one to three paragraphs.
+Unconstrained, SmolLM2-135M wrote no `## ` section (8 of 8 replies)."""
 REPETITION_PENALTY = 1.1
 """Small models loop ("The food was too bad." x50) without it. vLLM counts prompt tokens too: 1.1 is mild
 enough that a rewrite still reuses the document's words."""
