@@ -114,9 +114,8 @@ def _source_ids(shard: Shard, source: pa.Table, cfg: Config) -> pa.ChunkedArray 
 
 
 def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
-    """Join the model scores onto the input rows: (scored table, rejects table)."""
+    """Join the model scores (sorted by row_index) onto the input rows: (scored table, rejects table)."""
     text_col, id_col = cfg.input.text_column, cfg.input.id_column
-    scores = scores.sort_by("row_index")
     if scores.num_rows != source.num_rows or (
         scores.num_rows and pc.any(pc.not_equal(scores["row_index"], pa.array(range(source.num_rows)))).as_py()
     ):
@@ -188,8 +187,9 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     started = time.time()
     out = Path(out)
     source = pq.read_table(shard.path)
-    scored, rejects = split_outputs(shard, source, scores.sort_by("row_index"), cfg)
-    generated = generated_outputs(shard, _source_ids(shard, source, cfg), scores.sort_by("row_index"), cfg)
+    scores = scores.sort_by("row_index")  # split_outputs and generated_outputs align rows by position
+    scored, rejects = split_outputs(shard, source, scores, cfg)
+    generated = generated_outputs(shard, _source_ids(shard, source, cfg), scores, cfg)
     card = build_card(shard, scored, rejects, scores, cfg, generated)
     outputs = {
         "scored": f"scored/{shard.stem}.parquet",
