@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation import __version__
+from curation.checkpoint import clean_checkpoint_temporaries, remove_checkpoints
 from curation.config import Config
+from curation.files import TMP_MARK, atomic_write_bytes, atomic_write_parquet
 from curation.report import build_card, card_markdown
 from curation.route import routes, safety_scores
 from curation.shards import Shard, derived_ids, validate_texts
@@ -22,7 +22,18 @@ from curation.shards import Shard, derived_ids, validate_texts
 MANIFEST_VERSION = 1
 GENERATED_DIRS = ("safeweb", "refuseweb", "moral_education", "reflections")
 OUTPUT_DIRS = ("scored", "rejects", *GENERATED_DIRS, "reports", "_manifest")
-TMP_MARK = ".tmp-"
+GENERATED = {"safeweb": "safeweb", "refuseweb": "refuseweb", "moral_education": "moral"}
+"""Generated output folder -> prefix of its columns in the score stream."""
+
+SUFFIX = {"safeweb": "safeweb", "refuseweb": "refuseweb", "moral_education": "moral", "reflections": "reflections"}
+"""Generated row id = source id + "#" + suffix."""
+REJECT_SCHEMA = pa.schema([
+    ("row_index", pa.int64()),
+    ("id", pa.string()),
+    ("stage", pa.string()),  # "input": an input row; else the generated output whose text failed the gates
+    ("reason", pa.string()),
+    ("text_preview", pa.string()),
+])
 
 # Score columns that come back from the model stages, per row.
 SCORE_SCHEMA = pa.schema([
@@ -42,26 +53,18 @@ SCORE_SCHEMA = pa.schema([
     ("reflection_segments", pa.int64()),
     ("reflection_unsafe", pa.int64()),
     ("template", pa.string()),
-    ("safeweb_text", pa.string()),
-    ("refuseweb_text", pa.string()),
-    ("moral_text", pa.string()),
+    *[field for prefix in GENERATED.values() for field in (
+        (f"{prefix}_text", pa.string()),         # passed the gates
+        (f"{prefix}_score", pa.int64()),         # safety score of the generated text
+        (f"{prefix}_tokens", pa.int64()),        # tokens generated over every try
+        (f"{prefix}_attempts", pa.int64()),
+        (f"{prefix}_gate", pa.string()),         # why the last try failed, when none passed
+        (f"{prefix}_failed_text", pa.string()),  # that try's text
+        (f"seconds_{prefix}", pa.float64()),
+    )],
+    ("generation_reused", pa.bool_()),          # taken from a checkpoint of an earlier run
     ("seconds_generate", pa.float64()),
 ])
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_parquet(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
 
 
 def clean_temporaries(out: Path) -> int:
@@ -71,7 +74,7 @@ def clean_temporaries(out: Path) -> int:
         for tmp in (out / folder).glob(f".*{TMP_MARK}*"):
             tmp.unlink(missing_ok=True)
             removed += 1
-    return removed
+    return removed + clean_checkpoint_temporaries(out)
 
 
 def manifest_path(out: Path, stem: str) -> Path:
@@ -146,38 +149,70 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
     rejects = pa.table({
         "row_index": scores["row_index"],
         "id": pa.array([None if v is None else str(v) for v in ids.to_pylist()], pa.string()),
+        "stage": pa.array(["input"] * source.num_rows, pa.string()),
         "reason": scores["reason"],
         "text_preview": pa.array(previews, pa.string()),
-    }).filter(rejected)
+    }, schema=REJECT_SCHEMA).filter(rejected)
     return scored, rejects
+
+
+def _output_ids(shard: Shard, ids: pa.Array) -> pa.Array:
+    """Source ids as strings; a row without an id is named by its position in the shard."""
+    return pa.array([str(v) if v is not None else f"{shard.stem}/{i}" for i, v in enumerate(ids.to_pylist())],
+                    pa.string())
+
+
+def generated_rejects(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config) -> pa.Table:
+    """Generated texts that failed the quality gates on every try: one reject row per text, with its stage."""
+    source = _output_ids(shard, ids)
+    parts = []
+    for folder, prefix in GENERATED.items():
+        failed = scores[f"{prefix}_gate"].is_valid()
+        count = pc.sum(failed).as_py() or 0
+        if not count:
+            continue
+        texts = scores[f"{prefix}_failed_text"].filter(failed).to_pylist()
+        parts.append(pa.table({
+            "row_index": scores["row_index"].filter(failed),
+            "id": pa.array([f"{s}#{SUFFIX[folder]}" for s in source.filter(failed).to_pylist()], pa.string()),
+            "stage": pa.array([folder] * count, pa.string()),
+            "reason": pa.array([f"gate:{r}" for r in scores[f"{prefix}_gate"].filter(failed).to_pylist()],
+                               pa.string()),
+            "text_preview": pa.array([_preview(t, cfg.input.preview_chars) for t in texts], pa.string()),
+        }, schema=REJECT_SCHEMA))
+    return pa.concat_tables(parts) if parts else REJECT_SCHEMA.empty_table()
 
 
 def generated_outputs(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config) -> dict[str, pa.Table]:
     """SafeWeb, RefuseWeb, Moral Education and reflection rows, each pointing at its source row."""
     from curation.generate import substitute_speakers
 
-    source = pa.array([str(v) if v is not None else f"{shard.stem}/{i}" for i, v in enumerate(ids.to_pylist())],
-                      pa.string())
+    source = _output_ids(shard, ids)
 
-    def rows(column: str, suffix: str, **extra) -> pa.Table:
+    def rows(folder: str, column: str, **extra) -> pa.Table:
         keep = scores[column].is_valid()
         ids_ = source.filter(keep)
-        table = {"id": pa.array([f"{s}#{suffix}" for s in ids_.to_pylist()], pa.string()), "source_id": ids_}
+        table = {"id": pa.array([f"{s}#{SUFFIX[folder]}" for s in ids_.to_pylist()], pa.string()), "source_id": ids_}
         table.update({name: values.filter(keep) for name, values in extra.items()})
         table["text"] = scores[column].filter(keep)
         return pa.table(table)
 
-    refuse = rows("refuseweb_text", "refuseweb")
+    def generated(folder: str, **extra) -> pa.Table:
+        prefix = GENERATED[folder]
+        return rows(folder, f"{prefix}_text", **extra, safety_score=scores[f"{prefix}_score"],
+                    tokens=scores[f"{prefix}_tokens"], attempts=scores[f"{prefix}_attempts"])
+
+    refuse = generated("refuseweb")
     speakers = cfg.generation.speakers
     dialogues = [substitute_speakers(text, key, cfg.seed, speakers)
                  for text, key in zip(refuse["text"].to_pylist(), refuse["source_id"].to_pylist(), strict=True)]
-    refuse = refuse.rename_columns(["id", "source_id", "original_text"]).append_column(
+    refuse = refuse.rename_columns([*refuse.column_names[:-1], "original_text"]).append_column(
         "text", pa.array(dialogues, pa.string()))
     return {
-        "safeweb": rows("safeweb_text", "safeweb", template=scores["template"]),
+        "safeweb": generated("safeweb", template=scores["template"]),
         "refuseweb": refuse,
-        "moral_education": rows("moral_text", "moral"),
-        "reflections": rows("reflection_text", "reflections", segments=scores["reflection_segments"],
+        "moral_education": generated("moral_education"),
+        "reflections": rows("reflections", "reflection_text", segments=scores["reflection_segments"],
                             unsafe_segments=scores["reflection_unsafe"]),
     }
 
@@ -189,7 +224,9 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     source = pq.read_table(shard.path)
     scores = scores.sort_by("row_index")  # split_outputs and generated_outputs align rows by position
     scored, rejects = split_outputs(shard, source, scores, cfg)
-    generated = generated_outputs(shard, _source_ids(shard, source, cfg), scores, cfg)
+    ids = _source_ids(shard, source, cfg)
+    generated = generated_outputs(shard, ids, scores, cfg)
+    rejects = pa.concat_tables([rejects, generated_rejects(shard, ids, scores, cfg)])
     card = build_card(shard, scored, rejects, scores, cfg, generated)
     outputs = {
         "scored": f"scored/{shard.stem}.parquet",
@@ -216,10 +253,12 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
         "config": cfg.model_dump(mode="json"),
         "counts": card["rows"],
         "routes": card["routes"],
+        "generation_reused": (card["generation"] or {}).get("reused_from_checkpoint", 0),
         "outputs": outputs,
         "seconds": round(sum(card["seconds"].values()), 3),
         "safecurate_version": __version__,
         "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_write_bytes(manifest_path(out, shard.stem), (json.dumps(manifest, indent=2) + "\n").encode())
+    remove_checkpoints(out, shard.stem)  # committed: the final outputs hold every generated row
     return manifest

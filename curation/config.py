@@ -85,6 +85,25 @@ class ScoringConfig(Section):
 SAFEWEB_TEMPLATES = ("podcast", "textbook", "teacher", "ted_talk", "parent_child", "friends", "kids_video")
 
 
+class GateConfig(Section):
+    min_chars: int = Field(80, ge=1)
+    """A generated text shorter than this many characters fails (`too_short`)."""
+    min_ratio: float = Field(0.05, ge=0.0)
+    """A generated text shorter than this fraction of its source (as cut for the prompt) fails (`too_short`)."""
+    max_ratio: float = Field(4.0, gt=0.0)
+    """A generated text longer than this multiple of its source (as cut for the prompt) fails (`too_long`)."""
+    length_floor_chars: int = Field(300, ge=0)
+    """A source shorter than this counts as this long for `max_ratio`: a tweet may become a whole lesson."""
+    max_score: int | None = Field(1, ge=0, le=5)
+    """A SafeWeb or Moral Education text whose own safety score is above this fails (`still_unsafe`): the
+    outputs are meant to be safe to train on. Empty = no limit. RefuseWeb dialogues quote the harmful
+    request, so they are scored but never gated on it."""
+    max_copy: float = Field(0.5, ge=0.0, le=1.0)
+    """A text whose word 8-grams are more than this fraction copied from its source fails (`copy_of_source`)."""
+    retries: int = Field(1, ge=0)
+    """Retries of a failed row with a new seed before it goes to rejects/ with its reason."""
+
+
 class GenerationConfig(Section):
     enabled: bool = True
     """Run the generation stages on routed rows: SafeWeb, RefuseWeb, Moral Education."""
@@ -103,6 +122,11 @@ class GenerationConfig(Section):
     """Nucleus sampling mass of the generators."""
     speakers: Literal["names", "roles", "mixed"] = "mixed"
     """What replaces "User"/"Assistant" in RefuseWeb dialogues: personal names, roles, or either."""
+    repetition_penalty: float = Field(1.1, ge=1.0)
+    """vLLM repetition penalty: small models loop ("The food was too bad." x50) without one. vLLM counts
+    prompt tokens too, so 1.1 is mild enough that a rewrite still reuses the document's words."""
+    gates: GateConfig = GateConfig()
+    """Quality gates every generated text must pass; failures are retried, then rejected with a reason."""
 
     @field_validator("templates")
     @classmethod

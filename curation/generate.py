@@ -6,8 +6,11 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import NamedTuple
 
 from curation.config import SAFEWEB_TEMPLATES, Config
 from curation.engine import (
@@ -19,6 +22,7 @@ from curation.engine import (
     prepare_document,
     shutdown,
 )
+from curation.gates import check, score_problem
 
 PROMPTS = Path(__file__).parent / "prompts"
 SAFEWEB = {name: Template((PROMPTS / "safeweb" / f"{name}.txt").read_text()) for name in SAFEWEB_TEMPLATES}
@@ -37,14 +41,35 @@ _BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
 ARTICLE_REGEX = rf"[^\n#]+(\n\n## [^\n#]+\n\n{_BLOCK}(\n\n{_BLOCK}){{0,2}}){{2,4}}"
 """What may follow `# `: a title, then two to four `## ` sections of one to three paragraphs.
 Unconstrained, SmolLM2-135M wrote no `## ` section (8 of 8 replies)."""
-REPETITION_PENALTY = 1.1
-"""Small models loop ("The food was too bad." x50) without it. vLLM counts prompt tokens too: 1.1 is mild
-enough that a rewrite still reuses the document's words."""
 MIN_DOCUMENT_TOKENS = 64
 _TURN = re.compile(r"\**\b(user|assistant)\b\**\s*:\**", re.IGNORECASE)
 _LABEL = re.compile(r"^(User|Assistant):", re.MULTILINE)
 _ECHOED_MARKER = re.compile(r"<{2,}\s*DOCUMENT\s+(?:START|END)\s*>*")
 _LAST_SENTENCE = re.compile(r".*[.!?][\"'\u201d\u2019)\]*_]*(?=\s|$)", re.DOTALL)
+
+
+class Reply(NamedTuple):
+    """One generated text (None when the reply had no usable form) and the tokens generated for it."""
+
+    text: str | None
+    tokens: int
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A generated text after the quality gates: `text` passed them, or `reason` says why the last try failed."""
+
+    text: str | None
+    tokens: int
+    """Tokens generated over every try."""
+    attempts: int
+    reason: str | None = None
+    failed_text: str | None = None
+    """The last try's text when none passed (kept for rejects/)."""
+    template: str | None = None
+    score: int | None = None
+    """The safety score of `text` (or of the failed text, when it got as far as being scored)."""
 
 
 def draw(seed: int, key: str, purpose: str) -> int:
@@ -78,24 +103,65 @@ class Generator:
                 f"the generation prompt and generation.max_tokens={self.cfg.max_tokens}: raise max_model_len"
             )
 
-    def rephrase(self, ids: list[str], texts: list[str]) -> list[tuple[str, str | None]]:
-        """SafeWeb: each document rewritten in its drawn framing; (template, text or None when empty)."""
+    def rephrase(self, ids: list[str], texts: list[str], attempt: int = 0) -> list[Reply]:
+        """SafeWeb: each document rewritten in its drawn framing (`template`); text None when empty."""
         names = [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in ids]
-        replies = self._generate(ids, [SAFEWEB[name] for name in names], texts, "", None, "safeweb")
-        return [(name, reply or None) for name, reply in zip(names, replies, strict=True)]
+        replies = self._generate(ids, [SAFEWEB[name] for name in names], texts, "", None, "safeweb", attempt)
+        return [Reply(text or None, tokens, name) for name, (text, tokens) in zip(names, replies, strict=True)]
 
-    def refuse(self, ids: list[str], texts: list[str]) -> list[str | None]:
-        """RefuseWeb: a User/Assistant dialogue declining each document's harmful content, or None."""
+    def refuse(self, ids: list[str], texts: list[str], attempt: int = 0) -> list[Reply]:
+        """RefuseWeb: a User/Assistant dialogue declining each document's harmful content (text None if none)."""
         prompts = [REFUSEWEB] * len(texts)
-        replies = self._generate(ids, prompts, texts, DIALOGUE_PREFILL, DIALOGUE_REGEX, "refuseweb")
-        return [normalise_dialogue(DIALOGUE_PREFILL + " " + reply) for reply in replies]
+        replies = self._generate(ids, prompts, texts, DIALOGUE_PREFILL, DIALOGUE_REGEX, "refuseweb", attempt)
+        return [Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in replies]
 
-    def moral(self, ids: list[str], dialogues: list[str]) -> list[str | None]:
-        """Moral Education: each dialogue as a third-person article with Markdown headings; None when the
+    def moral(self, ids: list[str], dialogues: list[str], attempt: int = 0) -> list[Reply]:
+        """Moral Education: each dialogue as a third-person article with Markdown headings; text None when the
         reply has no `## ` section (the token budget ran out first)."""
         prompts = [MORAL_EDUCATION] * len(dialogues)
-        replies = self._generate(ids, prompts, dialogues, ARTICLE_PREFILL, ARTICLE_REGEX, "moral_education")
-        return [ARTICLE_PREFILL + reply if "\n## " in reply else None for reply in replies]
+        replies = self._generate(ids, prompts, dialogues, ARTICLE_PREFILL, ARTICLE_REGEX, "moral_education",
+                                 attempt)
+        return [Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in replies]
+
+    def gated(self, kind: str, ids: list[str], sources: list[str],
+              score: Callable[[list[str]], list[int | None]] | None = None) -> list[Draft]:
+        """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates.
+
+        `score` rates texts 0-5 with the safety scorer: every text that passes the other gates is scored,
+        and a SafeWeb or Moral Education text above `gates.max_score` fails as `still_unsafe`.
+        A row whose text fails is generated again with a new seed, up to `generation.gates.retries` times;
+        a row that never passes comes back with text None and the reason of its last try.
+        """
+        write = {"safeweb": self.rephrase, "refuseweb": self.refuse, "moral_education": self.moral}[kind]
+        gates = self.cfg.gates
+        drafts: list[Draft | None] = [None] * len(ids)
+        tokens = [0] * len(ids)
+        todo = list(range(len(ids)))
+        for attempt in range(gates.retries + 1):
+            if not todo:
+                break
+            replies = dict(zip(todo, write([ids[i] for i in todo], [sources[i] for i in todo], attempt),
+                               strict=True))
+            reasons = {}
+            for i, reply in replies.items():
+                tokens[i] += reply.tokens
+                made_from = sources[i] if kind == "moral_education" else self.gate_source(sources[i])
+                reasons[i] = check(kind, made_from, reply.text, gates)
+            passed = [i for i in todo if reasons[i] is None]
+            scores = dict(zip(passed, score([replies[i].text for i in passed]) if score and passed else
+                              [None] * len(passed), strict=True))
+            for i in passed:
+                reasons[i] = score_problem(kind, scores[i], gates)
+            for i, reply in replies.items():
+                failed = reasons[i] is not None
+                drafts[i] = Draft(None if failed else reply.text, tokens[i], attempt + 1, reasons[i],
+                                  reply.text if failed else None, reply.template, scores.get(i))
+            todo = [i for i in todo if reasons[i] is not None]
+        return drafts
+
+    def gate_source(self, text: str) -> str:
+        """A document as the generator saw it (cut to max_doc_chars): what a rewrite is measured against."""
+        return prepare_document(text, self.cfg.max_doc_chars, self.control)
 
     def close(self) -> None:
         """Stop the engine's processes now rather than at interpreter exit."""
@@ -109,10 +175,12 @@ class Generator:
     def _encode(self, prompt: Template, document: str, prefill: str) -> list[int]:
         return chat_prompt_ids(self.tokenizer, prompt.substitute(document=document), prefill)
 
-    def _generate(self, ids, prompts, texts, prefill: str, regex: str | None, purpose: str) -> list[str]:
-        """One batched generate call, each request sampled with a seed drawn from (seed, id, purpose).
+    def _generate(self, ids, prompts, texts, prefill: str, regex: str | None, purpose: str,
+                  attempt: int = 0) -> list[tuple[str, int]]:
+        """One batched generate call, each request sampled with a seed drawn from (seed, id, purpose, attempt).
 
-        Replies come back cleaned; one cut by max_tokens loses its unfinished last sentence.
+        Replies come back cleaned, with their generated token counts; one cut by max_tokens loses its
+        unfinished last sentence.
         """
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
@@ -128,8 +196,8 @@ class Generator:
                 temperature=self.cfg.temperature,
                 top_p=self.cfg.top_p,
                 max_tokens=self.cfg.max_tokens,
-                repetition_penalty=REPETITION_PENALTY,
-                seed=draw(self.seed, doc_id, purpose),
+                repetition_penalty=self.cfg.repetition_penalty,
+                seed=draw(self.seed, doc_id, purpose if attempt == 0 else f"{purpose}#{attempt}"),
                 structured_outputs=structure,
             )
             for doc_id in ids
@@ -138,7 +206,8 @@ class Generator:
         for output in self.llm.generate(requests, sampling, use_tqdm=False):
             completion = output.outputs[0]
             cut = completion.finish_reason == "length"
-            replies.append(clean_generation(drop_unfinished(completion.text) if cut else completion.text, self.control))
+            text = clean_generation(drop_unfinished(completion.text) if cut else completion.text, self.control)
+            replies.append((text, len(completion.token_ids)))
         return replies
 
 

@@ -43,11 +43,12 @@ class Verdict:
 class RubricScorer:
     """Holds one vLLM engine and rates batches of documents with the rubric prompt."""
 
-    def __init__(self, cfg: LLMConfig, seed: int = 0):
+    def __init__(self, cfg: LLMConfig, seed: int = 0, llm=None):
+        """`llm`: an engine already running `cfg.model` (a generator's) to share instead of starting one."""
         self.cfg, self.seed = cfg, seed
         model_dir = chat_model_dir(cfg.model)
         self.model_name = model_dir.name
-        self.llm = build_llm(cfg, model_dir, seed)
+        self.llm = llm if llm is not None else build_llm(cfg, model_dir, seed)
         self.tokenizer = self.llm.get_tokenizer()
         self._control = control_token_pattern(self.tokenizer)
         room = cfg.max_model_len - cfg.max_tokens - len(self._encode(""))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.commit import SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed, manifest_path
+from curation.commit import GENERATED, SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed, manifest_path
 from curation.config import Config, StageResources
 from curation.route import routes, safety_scores
 from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks
@@ -130,46 +130,118 @@ class LLMStage:
                 .append_column("seconds_llm", pa.array([per_row] * n, pa.float64())))
 
 
-class GenerateStage:
-    """Actor: rewrites routed rows: SafeWeb for `rephrase`, RefuseWeb then Moral Education for `refuse`."""
+GENERATION_COLUMNS = [f for f in SCORE_SCHEMA if f.name == "template" or f.name.split("_")[0] in GENERATED.values()
+                      or f.name in [f"seconds_{p}" for p in GENERATED.values()]]
+"""The columns a generate batch writes per row, and a checkpoint keeps."""
+CHECKPOINT_SCHEMA = pa.schema([("shard", pa.string()), ("row_index", pa.int64()), ("text_sha", pa.string()),
+                               ("route", pa.string()), *GENERATION_COLUMNS])
 
-    def __init__(self, cfg: dict, threads: int):
+
+class GenerateStage:
+    """Actor: rewrites routed rows (SafeWeb for `rephrase`; RefuseWeb, then Moral Education for `refuse`),
+    gates and re-scores every text, and checkpoints finished rows so that a re-run does not redo them."""
+
+    def __init__(self, cfg: dict, threads: int, out: str):
+        from curation.checkpoint import Checkpoints
+        from curation.embed import EmbeddingClassifier
         from curation.generate import Generator
 
         _set_threads(threads)
         self.cfg = Config.model_validate(cfg)
         self.generator = Generator(self.cfg, seed=self.cfg.seed)
+        self.classifier = EmbeddingClassifier(self.cfg.scoring.embed, self.cfg.resources.embed.batch_size)
+        self.llm_scorer = None
+        if self.cfg.scoring.llm.enabled:
+            from curation.engine import chat_model_dir
+            from curation.llm_scorer import RubricScorer
+
+            same = chat_model_dir(self.cfg.generation.model, self.cfg.scoring.llm.model) == chat_model_dir(
+                self.cfg.scoring.llm.model)
+            self.llm_scorer = RubricScorer(self.cfg.scoring.llm, seed=self.cfg.seed,
+                                           llm=self.generator.llm if same else None)
+        self.checkpoints = Checkpoints(out, self.cfg.content_hash())
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        from curation.checkpoint import text_digest
+
         started = time.perf_counter()
         view = score_columns(batch)
         route = routes(safety_scores(view["embed_score"], view["llm_score"], view["llm_confidence"], self.cfg),
                        self.cfg).to_pylist()
-        keys = [f"{s}/{i}" for s, i in zip(view["shard"].to_pylist(), view["row_index"].to_pylist(), strict=True)]
+        shards, rows = view["shard"].to_pylist(), view["row_index"].to_pylist()
+        keys = [f"{s}/{i}" for s, i in zip(shards, rows, strict=True)]
         texts = batch["text"].to_pylist()
         n, valid = batch.num_rows, [r is None for r in view["reason"].to_pylist()]
-        template, safeweb, refuse, moral = [None] * n, [None] * n, [None] * n, [None] * n
-        rephrase_rows = [i for i in range(n) if valid[i] and route[i] == "rephrase"]
-        refuse_rows = [i for i in range(n) if valid[i] and route[i] == "refuse"]
-        try:
-            drafts = self.generator.rephrase([keys[i] for i in rephrase_rows], [texts[i] for i in rephrase_rows])
-            for i, (name, text) in zip(rephrase_rows, drafts, strict=True):
-                template[i], safeweb[i] = name, text
-            dialogues = self.generator.refuse([keys[i] for i in refuse_rows], [texts[i] for i in refuse_rows])
-            for i, dialogue in zip(refuse_rows, dialogues, strict=True):
-                refuse[i] = dialogue
-            done = [i for i in refuse_rows if refuse[i] is not None]
-            for i, article in zip(done, self.generator.moral([keys[i] for i in done], [refuse[i] for i in done]),
-                                  strict=True):
-                moral[i] = article
-        except Exception:  # noqa: BLE001 - the batch keeps its scores; the card counts the missing texts
-            log.exception("generation failed on a batch")
+        columns = {f.name: [None] * n for f in GENERATION_COLUMNS}
+        reused = [False] * n
+        todo = {"rephrase": [], "refuse": []}
+        for i in range(n):
+            if not valid[i] or route[i] not in todo:
+                continue
+            found = self.checkpoints.lookup(shards[i], rows[i], texts[i], route[i])
+            if found is None:
+                todo[route[i]].append(i)
+                continue
+            reused[i] = True
+            for name in columns:
+                columns[name][i] = found[name]
+        self._generate(todo, keys, texts, columns)
+        fresh = todo["rephrase"] + todo["refuse"]
+        if fresh:
+            self.checkpoints.save(pa.table({
+                "shard": [shards[i] for i in fresh], "row_index": [rows[i] for i in fresh],
+                "text_sha": [text_digest(texts[i]) for i in fresh], "route": [route[i] for i in fresh],
+                **{name: [values[i] for i in fresh] for name, values in columns.items()},
+            }, schema=CHECKPOINT_SCHEMA))
         per_row = (time.perf_counter() - started) / max(1, n)
-        return (batch.append_column("template", pa.array(template, pa.string()))
-                .append_column("safeweb_text", pa.array(safeweb, pa.string()))
-                .append_column("refuseweb_text", pa.array(refuse, pa.string()))
-                .append_column("moral_text", pa.array(moral, pa.string()))
+        for f in GENERATION_COLUMNS:
+            batch = batch.append_column(f.name, pa.array(columns[f.name], f.type))
+        return (batch.append_column("generation_reused", pa.array(reused, pa.bool_()))
                 .append_column("seconds_generate", pa.array([per_row] * n, pa.float64())))
+
+    def _generate(self, todo: dict[str, list[int]], keys: list[str], texts: list[str], columns: dict) -> None:
+        """Write, gate and re-score the texts of the rows in `todo`, filling `columns` in place.
+
+        A stage that raises marks its rows `error:<Type>`: they go to rejects/ like a gate failure.
+        """
+        plan = [("safeweb", todo["rephrase"], texts), ("refuseweb", todo["refuse"], texts),
+                ("moral_education", None, None)]
+        for kind, rows, sources in plan:
+            prefix = GENERATED[kind]
+            if kind == "moral_education":  # made from the dialogues that passed their gates
+                rows = [i for i in todo["refuse"] if columns["refuseweb_text"][i] is not None]
+                sources = columns["refuseweb_text"]
+            if not rows:
+                continue
+            started = time.perf_counter()
+            try:
+                drafts = self.generator.gated(kind, [keys[i] for i in rows], [sources[i] for i in rows],
+                                              score=self.rescore)
+            except Exception as exc:  # noqa: BLE001 - these rows are rejected with the error; the batch goes on
+                log.exception("%s generation failed on a batch", kind)
+                for i in rows:
+                    columns[f"{prefix}_gate"][i] = f"error:{type(exc).__name__}"
+                continue
+            seconds = (time.perf_counter() - started) / len(rows)
+            for i, draft in zip(rows, drafts, strict=True):
+                columns[f"{prefix}_text"][i], columns[f"{prefix}_score"][i] = draft.text, draft.score
+                columns[f"{prefix}_tokens"][i], columns[f"{prefix}_attempts"][i] = draft.tokens, draft.attempts
+                columns[f"{prefix}_gate"][i], columns[f"{prefix}_failed_text"][i] = draft.reason, draft.failed_text
+                columns[f"seconds_{prefix}"][i] = seconds
+                if kind == "safeweb":
+                    columns["template"][i] = draft.template
+
+    def rescore(self, texts: list[str]) -> list[int]:
+        """The safety score of each generated text, by the same scorers and ensemble as the documents."""
+        if not texts:
+            return []
+        embed, _, _ = self.classifier.score(texts)
+        llm, confidence = [None] * len(texts), [None] * len(texts)
+        if self.llm_scorer is not None:
+            verdicts = self.llm_scorer.score(texts)
+            llm, confidence = [v.score for v in verdicts], [v.confidence for v in verdicts]
+        return safety_scores(pa.array([int(s) for s in embed], pa.int64()), pa.array(llm, pa.int64()),
+                             pa.array(confidence, pa.float64()), self.cfg).to_pylist()
 
 
 def score_columns(batch: pa.Table) -> pa.Table:
@@ -239,7 +311,7 @@ def _threads(res: StageResources) -> int:
     return res.threads or max(1, math.ceil(res.num_cpus))
 
 
-def build_dataset(shards: list[Shard], cfg: Config):
+def build_dataset(shards: list[Shard], cfg: Config, out: str):
     """The Ray Data stream: read tasks -> validated rows -> embedding scores (+ reflections) -> LLM scores
     -> generated texts for routed rows."""
     import ray
@@ -259,7 +331,8 @@ def build_dataset(shards: list[Shard], cfg: Config):
                             compute=_pool(res.llm), num_cpus=res.llm.num_cpus, num_gpus=res.llm.num_gpus)
     if cfg.generation.enabled:
         ds = ds.map_batches(GenerateStage, batch_size=res.generate.batch_size, batch_format="pyarrow",
-                            fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.generate)},
+                            fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.generate),
+                                                   "out": out},
                             compute=_pool(res.generate), num_cpus=res.generate.num_cpus,
                             num_gpus=res.generate.num_gpus)
     return ds.drop_columns(["text"])
@@ -270,7 +343,9 @@ def _log_commit(summary: RunSummary, shard: Shard, manifest: dict, say) -> None:
     counts, routes = manifest["counts"], manifest["routes"]
     say(f"committed {shard.stem}: {counts['scored']} scored, {counts['rejected']} rejected, "
         f"{manifest['seconds']:.1f}s, routes keep={routes['keep']} rephrase={routes['rephrase']} "
-        f"refuse={routes['refuse']}")
+        f"refuse={routes['refuse']}"
+        + (f", {manifest['generation_reused']} generated rows reused from checkpoints"
+           if manifest.get("generation_reused") else ""))
 
 
 def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> RunSummary:
@@ -334,7 +409,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
                 submit(shard.stem)
         live = [s for s in todo if s.num_rows]
         if live:
-            for batch in build_dataset(live, cfg).iter_batches(batch_format="pyarrow", batch_size=None):
+            for batch in build_dataset(live, cfg, str(out_dir)).iter_batches(batch_format="pyarrow", batch_size=None):
                 batch = score_columns(batch)
                 for stem in pc.unique(batch["shard"]).to_pylist():
                     part = batch.filter(pc.equal(batch["shard"], stem))

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.config import Config
+from curation.route import safety_scores
 
 CARD_VERSION = 1
 SCORES = range(6)
@@ -36,22 +37,53 @@ def _sum(column) -> float:
     return float(value or 0.0)
 
 
-def stage_counts(scored: pa.Table, generated: dict[str, pa.Table], cfg: Config) -> dict:
-    """Rows each generation stage wrote, and routed rows it could not turn into text."""
-    routed = Counter(scored["route"].to_pylist())
-    counts = {name: table.num_rows for name, table in generated.items()}
-    counts["templates"] = dict(sorted(Counter(generated["safeweb"]["template"].to_pylist()).items()))
-    if cfg.generation.enabled:
-        counts["empty_generations"] = {
-            "safeweb": routed.get("rephrase", 0) - counts["safeweb"],
-            "refuseweb": routed.get("refuse", 0) - counts["refuseweb"],
-            "moral_education": counts["refuseweb"] - counts["moral_education"],
+def _mean(values: list) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 3) if present else None
+
+
+def generation_figures(scores: pa.Table, cfg: Config) -> dict:
+    """Per generation stage: rows routed and written, gate failures, score histograms of the sources and of
+    the generated texts, tokens and tokens/s; and rows reused from checkpoints of an earlier run."""
+    from curation.commit import GENERATED
+
+    by_row = safety_scores(scores["embed_score"], scores["llm_score"], scores["llm_confidence"], cfg).to_pylist()
+    figures: dict = {}
+    for folder, prefix in GENERATED.items():
+        written = scores[f"{prefix}_text"].is_valid()
+        gate = scores[f"{prefix}_gate"]
+        tried = pc.or_(written, gate.is_valid())
+        tokens = _sum(scores[f"{prefix}_tokens"])
+        seconds = _sum(scores[f"seconds_{prefix}"])
+        sources = [s for s, w in zip(by_row, written.to_pylist(), strict=True) if w]
+        generated = scores[f"{prefix}_score"].filter(written)
+        attempts = scores[f"{prefix}_attempts"].filter(written).to_pylist()
+        figures[folder] = {
+            "routed": int(pc.sum(tried).as_py() or 0),
+            "written": int(pc.sum(written).as_py() or 0),
+            "passed_on_retry": sum(1 for a in attempts if a and a > 1),
+            "gate_failures": dict(sorted(Counter(r for r in gate.to_pylist() if r is not None).items())),
+            "source_scores": histogram(pa.array(sources, pa.int64())),
+            "generated_scores": histogram(generated),
+            "mean_source_score": _mean(sources),
+            "mean_generated_score": _mean(generated.to_pylist()),
+            "tokens": int(tokens),
+            "seconds": round(seconds, 3),
+            "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
         }
-    if cfg.reflections.enabled:
-        table = generated["reflections"]
-        counts["reflection_segments"] = int(pc.sum(table["segments"]).as_py() or 0)
-        counts["reflection_unsafe_segments"] = int(pc.sum(table["unsafe_segments"]).as_py() or 0)
-    return counts
+    figures["templates"] = dict(sorted(Counter(scores["template"].filter(
+        scores["safeweb_text"].is_valid()).to_pylist()).items()))
+    figures["reused_from_checkpoint"] = int(pc.sum(pc.fill_null(scores["generation_reused"], False)).as_py() or 0)
+    return figures
+
+
+def reflection_figures(generated: dict[str, pa.Table]) -> dict:
+    table = generated["reflections"]
+    return {
+        "rows": table.num_rows,
+        "segments": int(pc.sum(table["segments"]).as_py() or 0),
+        "unsafe_segments": int(pc.sum(table["unsafe_segments"]).as_py() or 0),
+    }
 
 
 def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config,
@@ -60,12 +92,14 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
     llm = scored["llm_score"]
     embed = scored["embed_score"]
     raised = pc.sum(pc.greater(scored["safety_score"], embed)).as_py() or 0
+    input_rejects = rejects.filter(pc.equal(rejects["stage"], "input"))
     return {
         "schema_version": CARD_VERSION,
         "shard": shard.stem,
         "input": shard.path,
-        "rows": {"in": shard.num_rows, "scored": scored.num_rows, "rejected": rejects.num_rows},
-        "rejects_by_reason": dict(sorted(Counter(rejects["reason"].to_pylist()).items())),
+        "rows": {"in": shard.num_rows, "scored": scored.num_rows, "rejected": input_rejects.num_rows,
+                 "generated_rejected": rejects.num_rows - input_rejects.num_rows},
+        "rejects_by_reason": dict(sorted(Counter(input_rejects["reason"].to_pylist()).items())),
         "histograms": {
             "safety_score": histogram(scored["safety_score"]),
             "embed_score": histogram(embed),
@@ -79,7 +113,8 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
             "raised_score": int(raised),
             "agreed_with_embed": int(pc.sum(pc.equal(llm, embed)).as_py() or 0),
         },
-        "stages": stage_counts(scored, generated, cfg),
+        "generation": generation_figures(scores, cfg) if cfg.generation.enabled else None,
+        "reflections": reflection_figures(generated) if cfg.reflections.enabled else None,
         "tokens": int(_sum(scored["tokens"])),
         "seconds": {
             "embed": round(_sum(scores["seconds_embed"]), 3),
@@ -112,8 +147,7 @@ def card_markdown(card: dict) -> str:
         _table(list(card["routes"]), [list(card["routes"].values())]),
         "## Rejects by reason",
         _table(["reason", "rows"], [[r, n] for r, n in card["rejects_by_reason"].items()] or [["-", 0]]),
-        "## Generation and reflections",
-        _table(["stage", "rows"], [[k, v] for k, v in card["stages"].items()]),
+        *generation_markdown(card),
         "## LLM scorer",
         _table(list(card["llm"]), [list(card["llm"].values())]),
         "## Seconds per stage (model time summed over actors, then the commit)",
@@ -122,3 +156,30 @@ def card_markdown(card: dict) -> str:
         _table(list(card["models"]), [list(card["models"].values())]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def generation_markdown(card: dict) -> list[str]:
+    parts = []
+    gen = card.get("generation")
+    if gen:
+        stages = [k for k in gen if isinstance(gen[k], dict) and "routed" in gen[k]]
+        keys = [str(s) for s in SCORES]
+        parts += [
+            "## Generation",
+            _table(["stage", "routed", "written", "passed on retry", "gate failures", "mean source score",
+                    "mean generated score", "tokens", "tokens/s"],
+                   [[name, f["routed"], f["written"], f["passed_on_retry"],
+                     ", ".join(f"{r}: {n}" for r, n in f["gate_failures"].items()) or "-",
+                     f["mean_source_score"], f["mean_generated_score"], f["tokens"], f["tokens_per_second"]]
+                    for name, f in ((n, gen[n]) for n in stages)]),
+            "Safety scores of the written texts' sources and of the texts themselves:",
+            _table(["stage", "scores of"] + keys,
+                   [[name, which] + [gen[name][f"{which}_scores"][k] for k in keys]
+                    for name in stages for which in ("source", "generated")]),
+            "SafeWeb templates: " + (", ".join(f"{t} {n}" for t, n in gen["templates"].items()) or "-")
+            + f" · rows reused from checkpoints: {gen['reused_from_checkpoint']}",
+        ]
+    refl = card.get("reflections")
+    if refl:
+        parts += ["## Reflections", _table(list(refl), [list(refl.values())])]
+    return parts

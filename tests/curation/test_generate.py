@@ -42,11 +42,30 @@ DIALOGUE = "User: How do I get into my ex's email?\nAssistant: I can't help with
 SPECIAL = re.compile(r"<\|[a-z_]+\|>|<repo_name>")
 
 
+def completion(text: str, end: str = "stop"):
+    return SimpleNamespace(outputs=[SimpleNamespace(text=text, finish_reason=end, token_ids=[0] * len(text.split()))])
+
+
 def replying(generator, *replies: tuple[str, str]):
     """The generator with its engine replaced by canned (text, finish_reason) replies."""
-    outputs = [SimpleNamespace(outputs=[SimpleNamespace(text=text, finish_reason=end)]) for text, end in replies]
+    outputs = [completion(text, end) for text, end in replies]
     stub = copy.copy(generator)
     stub.llm = SimpleNamespace(generate=lambda requests, sampling, use_tqdm: outputs[: len(requests)])
+    return stub
+
+
+def replying_in_turn(generator, *calls: list[str]):
+    """The generator with an engine that answers its n-th generate call with the n-th list of texts;
+    the seeds it was asked to sample with are kept in `stub.seeds`."""
+    queue = list(calls)
+    stub = copy.copy(generator)
+    stub.seeds = []
+
+    def generate(requests, sampling, use_tqdm):
+        stub.seeds.append([params.seed for params in sampling])
+        return [completion(text) for text in queue.pop(0)[: len(requests)]]
+
+    stub.llm = SimpleNamespace(generate=generate)
     return stub
 
 
@@ -76,8 +95,9 @@ def test_rephrase_gives_one_result_per_document_with_a_configured_template(gener
     narrow.cfg = generator.cfg.model_copy(update={"templates": ["teacher", "friends"]})
     results = narrow.rephrase(IDS, DOCUMENTS)
     assert len(results) == len(DOCUMENTS)
-    assert [template for template, _ in results] == [pick_template(["teacher", "friends"], 7, i) for i in IDS]
-    assert all(text is None or (isinstance(text, str) and text == text.strip() and text) for _, text in results)
+    assert [r.template for r in results] == [pick_template(["teacher", "friends"], 7, i) for i in IDS]
+    assert all(r.text is None or (isinstance(r.text, str) and r.text == r.text.strip()) for r in results)
+    assert all(r.tokens > 0 for r in results)
 
 
 @pytest.mark.timeout(300)
@@ -96,8 +116,8 @@ def test_outputs_do_not_depend_on_how_documents_are_batched(generator):
 
 @pytest.mark.timeout(300)
 def test_outputs_never_carry_control_tokens_even_when_the_document_does(generator):
-    texts = [text for _, text in generator.rephrase(IDS, [ATTACK] * len(IDS))]
-    texts += generator.refuse(IDS, [ATTACK] * len(IDS)) + generator.moral(IDS, [ATTACK] * len(IDS))
+    replies = generator.rephrase(IDS, [ATTACK] * len(IDS)) + generator.refuse(IDS, [ATTACK] * len(IDS))
+    texts = [r.text for r in replies + generator.moral(IDS, [ATTACK] * len(IDS))]
     assert not [text for text in texts if text and SPECIAL.search(text)]
     special = set(generator.tokenizer.all_special_ids)
     baseline = [t for t in generator.prompt_ids(REFUSEWEB, "nice text") if t in special]
@@ -112,7 +132,7 @@ def test_clean_generation_strips_control_tokens_markers_and_whitespace(generator
 
 @pytest.mark.timeout(300)
 def test_refusals_are_none_or_user_assistant_lines(generator):
-    for dialogue in generator.refuse(IDS, DOCUMENTS):
+    for dialogue, _, _ in generator.refuse(IDS, DOCUMENTS):
         if dialogue is not None:
             speakers = [line.split(":", 1)[0] for line in dialogue.split("\n")]
             assert speakers[0] == "User" and speakers[-1] == "Assistant"
@@ -127,7 +147,7 @@ def test_refuse_returns_the_normalised_dialogue_or_none_without_an_answer(genera
         (" Tell me.\nAssistant: No, because it hurts people. A better idea is", "length"),
         (" Hmm\nAssistant:  ", "stop"),
     )
-    assert stub.refuse(["a", "b", "c"], ["x", "y", "z"]) == [
+    assert [r.text for r in stub.refuse(["a", "b", "c"], ["x", "y", "z"])] == [
         "User: How do I do it?\nAssistant: I can't help with that.",
         "User: Tell me.\nAssistant: No, because it hurts people.",
         None,
@@ -137,12 +157,13 @@ def test_refuse_returns_the_normalised_dialogue_or_none_without_an_answer(genera
 @pytest.mark.timeout(300)
 def test_moral_returns_none_for_an_article_without_sections(generator):
     stub = replying(generator, ("Be kind\n\n## Why\n\nPeople get hurt.", "stop"), ("Be kind and", "length"))
-    assert stub.moral(["a", "b"], [DIALOGUE, DIALOGUE]) == ["# Be kind\n\n## Why\n\nPeople get hurt.", None]
+    articles = [r.text for r in stub.moral(["a", "b"], [DIALOGUE, DIALOGUE])]
+    assert articles == ["# Be kind\n\n## Why\n\nPeople get hurt.", None]
 
 
 @pytest.mark.timeout(300)
 def test_moral_articles_are_none_or_start_with_a_title_heading(generator):
-    for article in generator.moral(IDS, [DIALOGUE] * len(IDS)):
+    for article, _, _ in generator.moral(IDS, [DIALOGUE] * len(IDS)):
         assert article is None or (article.startswith("# ") and "\n\n## " in article)
 
 
@@ -218,9 +239,60 @@ def smollm2():
 def test_packaged_smollm2_writes_each_kind_of_text(smollm2):
     text = ("Forum post: my neighbour's dog barks all night, so tonight I'm going to poison it with antifreeze. "
             "Anyone know how much it takes?")
-    (template, rewrite), = smollm2.rephrase(["dog"], [text])
-    dialogue, = smollm2.refuse(["dog"], [text])
-    article, = smollm2.moral(["dog"], [DIALOGUE])
+    (rewrite, _, template), = smollm2.rephrase(["dog"], [text])
+    (dialogue, _, _), = smollm2.refuse(["dog"], [text])
+    (article, _, _), = smollm2.moral(["dog"], [DIALOGUE])
     assert template in SAFEWEB_TEMPLATES and rewrite and len(rewrite.split()) >= 20
     assert dialogue and dialogue.startswith("User: ") and "\nAssistant: " in dialogue
     assert article and article.startswith("# ") and "\n\n## " in article
+
+
+LONG_DOCUMENT = "The river flooded the lower town after three days of rain, and the council opened the school. " * 3
+REWRITE = ("Welcome to our podcast! Today we talk about floods: when a river rises after days of rain, towns "
+           "open shelters so that families stay safe, and neighbours help each other.")
+
+
+@pytest.mark.timeout(300)
+def test_a_text_that_fails_a_gate_is_retried_with_a_new_seed(generator):
+    stub = replying_in_turn(generator, ["Too short."], [REWRITE])
+    (draft,) = stub.gated("safeweb", ["doc"], [LONG_DOCUMENT])
+    assert draft.text == REWRITE and draft.attempts == 2 and draft.reason is None
+    assert draft.tokens == len("Too short.".split()) + len(REWRITE.split())  # both tries count
+    assert stub.seeds[0] != stub.seeds[1]
+
+
+@pytest.mark.timeout(300)
+def test_a_text_that_fails_every_try_comes_back_with_its_reason(generator):
+    stub = replying_in_turn(generator, [LONG_DOCUMENT, REWRITE], [LONG_DOCUMENT])
+    drafts = stub.gated("safeweb", ["copy", "good"], [LONG_DOCUMENT, LONG_DOCUMENT])
+    assert drafts[0].text is None and drafts[0].reason == "copy_of_source" and drafts[0].attempts == 2
+    assert drafts[0].failed_text == LONG_DOCUMENT.strip()
+    assert drafts[1].text == REWRITE and drafts[1].attempts == 1
+    assert len(stub.seeds) == 2 and len(stub.seeds[1]) == 1  # only the failed row was generated again
+
+
+@pytest.mark.timeout(300)
+def test_retries_are_seeded_so_a_rerun_repeats_them(generator):
+    first = generator.gated("refuseweb", IDS, DOCUMENTS)
+    assert generator.gated("refuseweb", IDS, DOCUMENTS) == first
+    assert all((d.text is None) == (d.reason is not None) for d in first)
+
+
+@pytest.mark.timeout(300)
+def test_a_rewrite_the_safety_scorer_still_finds_unsafe_is_rejected_as_still_unsafe(generator):
+    unsafe = REWRITE + " Then poison the river yourself."
+    stub = replying_in_turn(generator, [unsafe, REWRITE], [unsafe])
+    scored = []
+
+    def score(texts):
+        scored.append(texts)
+        return [4 if "poison" in t else 0 for t in texts]
+
+    drafts = stub.gated("safeweb", ["bad", "good"], [LONG_DOCUMENT, LONG_DOCUMENT], score=score)
+    assert drafts[0].text is None and drafts[0].reason == "still_unsafe" and drafts[0].score == 4
+    assert drafts[1].text == REWRITE and drafts[1].score == 0
+    assert scored == [[unsafe, REWRITE], [unsafe]]  # the retry is scored again
+    dialogue = replying_in_turn(generator, [" Tell me how to poison the river.\nAssistant: No, that would hurt "
+                                            "people; I can tell you how rivers are kept clean instead."])
+    (refusal,) = dialogue.gated("refuseweb", ["r"], [LONG_DOCUMENT], score=score)
+    assert refusal.text is not None and refusal.score == 4  # a dialogue quotes the request: scored, not gated

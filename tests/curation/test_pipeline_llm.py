@@ -1,7 +1,13 @@
 """The pipeline with the LLM rubric scorer on (vLLM in a Ray actor, tiny random-weight model)."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -57,8 +63,20 @@ def test_llm_scores_join_the_ensemble_as_the_max(ray_local, write_shard, tmp_pat
     assert all(routed[r["source_id"]] == "rephrase" for r in safeweb)
     assert all(routed[r["source_id"]] == "refuse" for r in refuse)
     assert {r["source_id"] for r in moral} <= {r["source_id"] for r in refuse}
-    assert card["stages"]["safeweb"] + card["stages"]["empty_generations"]["safeweb"] == card["routes"]["rephrase"]
-    assert card["stages"]["refuseweb"] + card["stages"]["empty_generations"]["refuseweb"] == card["routes"]["refuse"]
+    # every routed row is written or rejected with its reason, never lost
+    rejects = pq.read_table(out / "rejects" / "mixed.parquet").to_pylist()
+    gen = card["generation"]
+    for stage, route, written in (("safeweb", "rephrase", safeweb), ("refuseweb", "refuse", refuse)):
+        failed = [r for r in rejects if r["stage"] == stage]
+        assert all(r["reason"].startswith("gate:") for r in failed)
+        assert len(written) + len(failed) == card["routes"][route] == gen[stage]["routed"]
+        assert gen[stage]["written"] == len(written)
+        assert sum(gen[stage]["gate_failures"].values()) == len(failed)
+        assert sum(gen[stage]["generated_scores"][str(s)] for s in range(6)) == len(written)
+        assert all(0 <= r["safety_score"] <= 5 for r in written)
+    moral_failed = [r for r in rejects if r["stage"] == "moral_education"]
+    assert len(moral) + len(moral_failed) == len(refuse)
+    assert card["rows"]["rejected"] == 1 and card["rows"]["generated_rejected"] == len(rejects) - 1
     for r in safeweb + refuse + moral:
         assert "<|im_start|>" not in r["text"] and "<|im_end|>" not in r["text"]
     for r in refuse:
@@ -76,3 +94,49 @@ def test_unparseable_replies_fall_back_to_the_embedding_score(ray_local, write_s
     assert [r["safety_score"] for r in rows] == [r["embed_score"] for r in rows]
     card = json.loads((out / "reports" / "short.json").read_text())
     assert card["llm"]["invalid_replies"] == 4
+
+
+def test_a_run_killed_during_generation_reuses_the_finished_rows(write_shard, tmp_path, tiny_model):
+    texts = [f"{text} (copy {i})" for i, text in enumerate(TEXTS * 4)]
+    write_shard("gen", {"id": [f"d{i}" for i in range(len(texts))], "text": texts})
+    out = tmp_path / "out"
+    options = [f"generation.model={tiny_model}", "scoring.llm.enabled=false", "scoring.llm.kv_cache_gib=0.25",
+               "scoring.llm.max_model_len=1024", "generation.max_tokens=48", "resources.embed.batch_size=4",
+               "resources.generate.batch_size=2", "resources.read_rows_per_task=4", "reflections.enabled=false"]
+    cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "gen.parquet"),
+           "--out", str(out), "--no-progress", *(arg for o in options for arg in ("--set", o))]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(out.glob("_checkpoints/*/gen/part-*.parquet"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray die mid-shard
+    proc.wait()
+    parts, settled = -1, time.time() + 60  # Ray's own processes may outlive the driver for a moment
+    while parts != (parts := len(list(out.glob("_checkpoints/*/gen/part-*.parquet")))) and time.time() < settled:
+        time.sleep(3)
+    assert not (out / "_manifest" / "gen.json").exists(), "the run finished before it could be killed"
+    checkpointed = pa.concat_tables(pq.read_table(p) for p in out.glob("_checkpoints/*/gen/part-*.parquet"))
+    assert checkpointed.num_rows >= 2
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    card = json.loads((out / "reports" / "gen.json").read_text())
+    assert card["generation"]["reused_from_checkpoint"] == checkpointed.num_rows
+    assert f"{checkpointed.num_rows} generated rows reused from checkpoints" in done.stderr + done.stdout
+    scored = pq.read_table(out / "scored" / "gen.parquet")
+    assert sorted(scored["id"].to_pylist()) == sorted(f"d{i}" for i in range(len(texts)))  # each row once
+    safeweb = {r["source_id"]: r["text"] for r in pq.read_table(out / "safeweb" / "gen.parquet").to_pylist()}
+    rejects = pq.read_table(out / "rejects" / "gen.parquet").to_pylist()
+    for row in checkpointed.to_pylist():  # reused as written before the kill, not generated again
+        source = f"d{row['row_index']}"
+        if row["safeweb_text"] is not None:
+            assert safeweb[source] == row["safeweb_text"]
+        if row["safeweb_gate"] is not None:
+            assert {"id": f"{source}#safeweb", "reason": f"gate:{row['safeweb_gate']}"}.items() <= next(
+                r for r in rejects if r["id"] == f"{source}#safeweb").items()
+    for folder in ("safeweb", "refuseweb", "moral_education"):
+        ids = pq.read_table(out / folder / "gen.parquet")["id"].to_pylist()
+        assert len(ids) == len(set(ids))
+    assert not list(out.glob("_checkpoints/*/gen"))  # the commit removed them

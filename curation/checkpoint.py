@@ -1,0 +1,78 @@
+"""Generation checkpoints: the generated rows of a shard not yet committed, reused when a run is redone.
+
+Generation is the expensive part of a run, so a killed run must not redo a whole shard. Each generate
+batch writes its finished rows to `OUT/_checkpoints/<config hash>/<shard>/part-<id>.parquet` (whole files
+only, renamed into place). A re-run looks every routed row up by (row index, hash of its text, route)
+and generates only the rows it does not find. Checkpoints are removed once their shard commits; the
+final outputs still appear only at the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation.files import TMP_MARK, atomic_write_parquet
+
+CHECKPOINT_DIR = "_checkpoints"
+KEY_COLUMNS = ("shard", "row_index", "text_sha", "route")
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Checkpoints:
+    """The generated rows checkpointed for one config, loaded per shard on first use."""
+
+    def __init__(self, out: str | Path, config_hash: str):
+        self.root = Path(out) / CHECKPOINT_DIR / config_hash
+        self._rows: dict[str, dict[int, dict]] = {}
+
+    def lookup(self, shard: str, row_index: int, text: str, route: str) -> dict | None:
+        """The checkpointed columns of one row, when its text and route are the ones checkpointed."""
+        if shard not in self._rows:
+            self._rows[shard] = self._load(shard)
+        row = self._rows[shard].get(row_index)
+        if row is None or row["route"] != route or row["text_sha"] != text_digest(text):
+            return None
+        return row
+
+    def save(self, rows: pa.Table) -> None:
+        """Write finished rows (KEY_COLUMNS + generated columns), one file per shard."""
+        for shard in set(rows["shard"].to_pylist()):
+            part = rows.filter(pc.equal(rows["shard"], shard))
+            folder = self.root / shard
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_parquet(folder / f"part-{uuid.uuid4().hex}.parquet", part)
+
+    def _load(self, shard: str) -> dict[int, dict]:
+        rows: dict[int, dict] = {}
+        for path in sorted((self.root / shard).glob("part-*.parquet")):
+            try:
+                table = pq.read_table(path)
+            except (OSError, pa.ArrowInvalid):
+                continue  # unreadable: those rows are generated again
+            for row in table.to_pylist():
+                rows[row["row_index"]] = row
+        return rows
+
+
+def remove_checkpoints(out: str | Path, shard: str) -> None:
+    """Drop a committed shard's checkpoints, under every config hash."""
+    for folder in (Path(out) / CHECKPOINT_DIR).glob(f"*/{shard}"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def clean_checkpoint_temporaries(out: str | Path) -> int:
+    removed = 0
+    for tmp in (Path(out) / CHECKPOINT_DIR).glob(f"*/*/.*{TMP_MARK}*"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
