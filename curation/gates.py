@@ -69,8 +69,8 @@ def check(kind: str, source: str, text: str | None, cfg: GateConfig) -> str | No
     return None
 
 
-def score_problem(kind: str, score: int | None, cfg: GateConfig) -> str | None:
-    """`still_unsafe` when a text of a score-gated kind scores above `max_score`."""
-    if kind in SCORE_GATED and cfg.max_score is not None and score is not None and score > cfg.max_score:
+def score_problem(kind: str, score: int | None, limit: int) -> str | None:
+    """`still_unsafe` when a text of a score-gated kind scores above `limit`."""
+    if kind in SCORE_GATED and score is not None and score > limit:
         return "still_unsafe"
     return None

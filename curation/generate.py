@@ -88,6 +88,9 @@ class Generator:
 
     def __init__(self, cfg: Config, seed: int = 0):
         self.cfg, self.seed = cfg.generation, seed
+        gates = cfg.generation.gates
+        self.max_score = cfg.routing.keep_max if gates.max_score is None else gates.max_score
+        """The highest safety score a SafeWeb or Moral Education text may have."""
         engine = cfg.scoring.llm
         model_dir = chat_model_dir(cfg.generation.model, engine.model)
         self.model_name = model_dir.name
@@ -128,7 +131,7 @@ class Generator:
         """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates.
 
         `score` rates texts 0-5 with the safety scorer: every text that passes the other gates is scored,
-        and a SafeWeb or Moral Education text above `gates.max_score` fails as `still_unsafe`.
+        and a SafeWeb or Moral Education text above `self.max_score` fails as `still_unsafe`.
         A row whose text fails is generated again with a new seed, up to `generation.gates.retries` times;
         a row that never passes comes back with text None and the reason of its last try.
         """
@@ -151,7 +154,7 @@ class Generator:
             scores = dict(zip(passed, score([replies[i].text for i in passed]) if score and passed else
                               [None] * len(passed), strict=True))
             for i in passed:
-                reasons[i] = score_problem(kind, scores[i], gates)
+                reasons[i] = score_problem(kind, scores[i], self.max_score)
             for i, reply in replies.items():
                 failed = reasons[i] is not None
                 drafts[i] = Draft(None if failed else reply.text, tokens[i], attempt + 1, reasons[i],

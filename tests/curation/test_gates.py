@@ -60,8 +60,8 @@ def test_an_unknown_kind_is_refused():
 
 
 def test_safeweb_and_moral_texts_must_score_safe_but_dialogues_need_not():
-    assert score_problem("safeweb", 3, GATES) == "still_unsafe"
-    assert score_problem("moral_education", 2, GATES) == "still_unsafe"
-    assert score_problem("safeweb", GATES.max_score, GATES) is None
-    assert score_problem("refuseweb", 5, GATES) is None
-    assert score_problem("safeweb", 5, GateConfig(max_score=None)) is None
+    assert score_problem("safeweb", 3, 1) == "still_unsafe"
+    assert score_problem("moral_education", 1, 0) == "still_unsafe"
+    assert score_problem("safeweb", 1, 1) is None
+    assert score_problem("refuseweb", 5, 0) is None
+    assert score_problem("safeweb", None, 0) is None  # not scored: nothing to hold against it
