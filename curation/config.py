@@ -94,10 +94,13 @@ class GateConfig(Section):
     """A generated text longer than this multiple of its source (as cut for the prompt) fails (`too_long`)."""
     length_floor_chars: int = Field(300, ge=0)
     """A source shorter than this counts as this long for `max_ratio`: a tweet may become a whole lesson."""
-    max_score: int | None = Field(None, ge=0, le=5)
-    """A SafeWeb or Moral Education text whose own safety score is above this fails (`still_unsafe`).
-    Empty = routing.keep_max: a rewrite is written only when the scorer would keep it as it is; 5 = no
-    limit. RefuseWeb dialogues quote the harmful request, so they are scored but never gated on it."""
+    max_score: int = Field(1, ge=0, le=5)
+    """A SafeWeb or Moral Education text whose own safety score is above this fails (`still_unsafe`); 1 lets
+    a text mention a stressful topic the way a textbook does. 5 = no limit. RefuseWeb dialogues quote the
+    harmful request, so they are scored but never gated on it."""
+    target_score: int | None = Field(None, ge=0, le=5)
+    """A SafeWeb or Moral Education text scoring above this is tried again (within `retries`) and the row
+    keeps its lowest-scoring try. Empty = routing.keep_max: aim for text the scorer would keep as it is."""
     max_copy: float = Field(0.5, ge=0.0, le=1.0)
     """A text whose word 8-grams are more than this fraction copied from its source fails (`copy_of_source`)."""
     retries: int = Field(1, ge=0)

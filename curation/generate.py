@@ -7,7 +7,7 @@ import json
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Template
 from typing import NamedTuple
@@ -89,8 +89,10 @@ class Generator:
     def __init__(self, cfg: Config, seed: int = 0):
         self.cfg, self.seed = cfg.generation, seed
         gates = cfg.generation.gates
-        self.max_score = cfg.routing.keep_max if gates.max_score is None else gates.max_score
+        self.max_score = gates.max_score
         """The highest safety score a SafeWeb or Moral Education text may have."""
+        self.target_score = cfg.routing.keep_max if gates.target_score is None else gates.target_score
+        """Above this, a SafeWeb or Moral Education text is tried again (the safest try is kept)."""
         engine = cfg.scoring.llm
         model_dir = chat_model_dir(cfg.generation.model, engine.model)
         self.model_name = model_dir.name
@@ -130,10 +132,11 @@ class Generator:
               score: Callable[[list[str]], list[int | None]] | None = None) -> list[Draft]:
         """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates.
 
-        `score` rates texts 0-5 with the safety scorer: every text that passes the other gates is scored,
-        and a SafeWeb or Moral Education text above `self.max_score` fails as `still_unsafe`.
-        A row whose text fails is generated again with a new seed, up to `generation.gates.retries` times;
+        A row whose text fails a gate is generated again with a new seed, up to `gates.retries` times;
         a row that never passes comes back with text None and the reason of its last try.
+        `score` rates texts 0-5 with the safety scorer; every text that passes the other gates is scored.
+        A SafeWeb or Moral Education text above `self.target_score` is tried again too, and the row keeps
+        its lowest-scoring try; if even that scores above `self.max_score`, the row fails as `still_unsafe`.
         """
         write = {"safeweb": self.rephrase, "refuseweb": self.refuse, "moral_education": self.moral}[kind]
         gates = self.cfg.gates
@@ -155,11 +158,18 @@ class Generator:
                               [None] * len(passed), strict=True))
             for i in passed:
                 reasons[i] = score_problem(kind, scores[i], self.max_score)
+            retry = []
             for i, reply in replies.items():
                 failed = reasons[i] is not None
-                drafts[i] = Draft(None if failed else reply.text, tokens[i], attempt + 1, reasons[i],
-                                  reply.text if failed else None, reply.template, scores.get(i))
-            todo = [i for i in todo if reasons[i] is not None]
+                draft = Draft(None if failed else reply.text, tokens[i], attempt + 1, reasons[i],
+                              reply.text if failed else None, reply.template, scores.get(i))
+                best = drafts[i]
+                if best is not None and best.text is not None and (failed or draft.score >= best.score):
+                    draft = replace(best, tokens=tokens[i], attempts=attempt + 1)  # an earlier try was safer
+                drafts[i] = draft
+                if draft.text is None or score_problem(kind, draft.score, self.target_score):
+                    retry.append(i)
+            todo = retry
         return drafts
 
     def gate_source(self, text: str) -> str:

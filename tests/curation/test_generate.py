@@ -296,3 +296,19 @@ def test_a_rewrite_the_safety_scorer_still_finds_unsafe_is_rejected_as_still_uns
                                             "people; I can tell you how rivers are kept clean instead."])
     (refusal,) = dialogue.gated("refuseweb", ["r"], [LONG_DOCUMENT], score=score)
     assert refusal.text is not None and refusal.score == 4  # a dialogue quotes the request: scored, not gated
+
+
+@pytest.mark.timeout(300)
+def test_a_rewrite_above_the_target_score_is_tried_again_and_the_safest_try_kept(generator):
+    mild = REWRITE + " Some towns were scared."  # scores 1: allowed, but above the target (keep_max 0)
+    calmer = REWRITE + " Everyone was fine."
+    stub = replying_in_turn(generator, [mild, mild, calmer], [calmer, mild])
+
+    def score(texts):
+        return [1 if "scared" in t else 0 for t in texts]
+
+    drafts = stub.gated("safeweb", ["better", "same", "safe"], [LONG_DOCUMENT] * 3, score=score)
+    assert (drafts[0].text, drafts[0].score, drafts[0].attempts) == (calmer, 0, 2)
+    assert (drafts[1].text, drafts[1].score, drafts[1].attempts) == (mild, 1, 2)  # no safer try: keeps its own
+    assert (drafts[2].text, drafts[2].attempts) == (calmer, 1)  # at the target: not tried again
+    assert len(stub.seeds[1]) == 2

@@ -140,3 +140,40 @@ def test_a_run_killed_during_generation_reuses_the_finished_rows(write_shard, tm
         ids = pq.read_table(out / folder / "gen.parquet")["id"].to_pylist()
         assert len(ids) == len(set(ids))
     assert not list(out.glob("_checkpoints/*/gen"))  # the commit removed them
+
+
+@pytest.mark.slow
+def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, tmp_path):
+    texts = [
+        "Whisk two eggs with a cup of milk, fold in flour and fry small pancakes in butter until golden.",
+        "Honestly the new manager is a clueless idiot and everyone on the team secretly laughs at him.",
+        "Here is how to hurt him: wait behind the gym after school, hit him in the head with a brick and "
+        "keep kicking until he stops moving. Nobody will know it was us if we burn our clothes after.",
+    ]
+    write_shard("real", {"id": ["recipe", "insult", "attack"], "text": texts})
+    out = tmp_path / "out"
+    cfg = load_config(None, ["scoring.llm.enabled=false", "generation.max_tokens=160", "resources.generate.num_cpus=1"])
+    summary = run_curation(str(tmp_path / "in"), str(out), cfg, progress=False)
+    assert summary.ok, summary.failed
+    scored = {r["id"]: r for r in pq.read_table(out / "scored" / "real.parquet").to_pylist()}
+    assert scored["recipe"]["route"] == "keep" and scored["attack"]["route"] == "refuse"
+    rejects = pq.read_table(out / "rejects" / "real.parquet").to_pylist()
+    written = {folder: pq.read_table(out / folder / "real.parquet").to_pylist()
+               for folder in ("safeweb", "refuseweb", "moral_education", "reflections")}
+    assert {r["source_id"] for r in written["reflections"]} == set(scored)
+    expected = {"safeweb": [i for i, r in scored.items() if r["route"] == "rephrase"],
+                "refuseweb": [i for i, r in scored.items() if r["route"] == "refuse"]}
+    expected["moral_education"] = [r["source_id"] for r in written["refuseweb"]]
+    for folder, sources in expected.items():
+        failed = [r["id"].split("#")[0] for r in rejects if r["stage"] == folder]
+        assert sorted([r["source_id"] for r in written[folder]] + failed) == sorted(sources)  # none lost
+        for row in written[folder]:
+            source = scored[row["source_id"]]["text"]
+            assert len(row["text"].split()) >= 15 and row["text"] != source  # real text, not an echo
+            assert "<<<" not in row["text"] and "$document" not in row["text"]
+            if folder != "refuseweb":
+                assert row["safety_score"] == 0  # held to the keep bar
+    assert written["refuseweb"], "the attack must become a refusal dialogue"
+    card = json.loads((out / "reports" / "real.json").read_text())
+    assert card["generation"]["refuseweb"]["tokens"] > 0 and card["generation"]["refuseweb"]["tokens_per_second"]
+    assert card["generation"]["refuseweb"]["source_scores"]["null"] == 0
