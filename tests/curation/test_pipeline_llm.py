@@ -172,7 +172,7 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
             assert len(row["text"].split()) >= 15 and row["text"] != source  # real text, not an echo
             assert "<<<" not in row["text"] and "$document" not in row["text"]
             if folder != "refuseweb":
-                assert row["safety_score"] == 0  # held to the keep bar
+                assert row["safety_score"] <= cfg.generation.gates.max_score  # held to the safety bar
     assert written["refuseweb"], "the attack must become a refusal dialogue"
     card = json.loads((out / "reports" / "real.json").read_text())
     assert card["generation"]["refuseweb"]["tokens"] > 0 and card["generation"]["refuseweb"]["tokens_per_second"]
