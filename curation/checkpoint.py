@@ -66,8 +66,14 @@ class Checkpoints:
 
 def remove_checkpoints(out: str | Path, shard: str) -> None:
     """Drop a committed shard's checkpoints, under every config hash."""
-    for folder in (Path(out) / CHECKPOINT_DIR).glob(f"*/{shard}"):
+    root = Path(out) / CHECKPOINT_DIR
+    for folder in root.glob(f"*/{shard}"):
         shutil.rmtree(folder, ignore_errors=True)
+    for folder in [*root.glob("*"), root]:  # empty config folders, then the root itself
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty (another shard's checkpoints) or already gone
 
 
 def clean_checkpoint_temporaries(out: str | Path) -> int:

@@ -94,6 +94,53 @@ def sample(out: Annotated[Path, typer.Option(help="Folder for the sample shards.
         typer.echo(str(path))
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Argument(help="A curation output folder.")],
+    shard: Annotated[str | None, typer.Option(help="Print this shard's card instead of merging.")] = None,
+) -> None:
+    """Merge every committed shard's card into OUT/report.{json,md,html} and print a summary."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from curation.corpus import write_corpus_card
+
+    console = Console()
+    if shard is not None:
+        card = out / "reports" / f"{shard}.md"
+        if not card.exists():
+            typer.echo(f"error: no card for shard {shard!r} in {out}/reports", err=True)
+            raise typer.Exit(2)
+        console.print(card.read_text(), markup=False, highlight=False)
+        return
+    if not (out / "_manifest").is_dir():
+        typer.echo(f"error: {out} holds no committed shard (no _manifest/)", err=True)
+        raise typer.Exit(2)
+    card = write_corpus_card(out)
+    table = Table(title=f"{card['shards']} shards, {card['tokens']} tokens, "
+                        f"{100 * card['unsafe_fraction']:.1f}% of scored rows score 4-5")
+    for column in ("shard", "rows in", "scored", "rejected", "unsafe", "keep", "rephrase", "refuse"):
+        table.add_column(column, justify="left" if column == "shard" else "right", overflow="fold")
+    for s in card["per_shard"]:
+        table.add_row(s["shard"], *(str(s[k]) for k in ("rows_in", "scored", "rejected")),
+                      f"{100 * s['unsafe_fraction']:.1f}%", *(str(s[k]) for k in ("keep", "rephrase", "refuse")))
+    rows = card["rows"]
+    table.add_row("total", *(str(rows.get(k, 0)) for k in ("in", "scored", "rejected")),
+                  f"{100 * card['unsafe_fraction']:.1f}%", *(str(card["routes"][k]) for k in ("keep", "rephrase",
+                                                                                              "refuse")), style="bold")
+    console.print(table)
+    if card["ngrams"]:
+        rates = Table(title="harmful n-gram hits per million tokens")
+        rates.add_column("category")
+        slices = list(card["ngrams"]["slices"])
+        for name in slices:
+            rates.add_column(name, justify="right")
+        for key, label in card["ngrams"]["categories"].items():
+            rates.add_row(label, *(f"{card['ngrams']['slices'][n]['per_million'].get(key, 0):.0f}" for n in slices))
+        console.print(rates)
+    typer.echo(f"corpus card: {out}/report.html (and report.json, report.md)")
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """Print the resolved config as YAML, with its hash."""

@@ -16,6 +16,7 @@ from curation.checkpoint import clean_checkpoint_temporaries, remove_checkpoints
 from curation.config import Config
 from curation.files import TMP_MARK, atomic_write_bytes, atomic_write_parquet
 from curation.report import build_card, card_markdown
+from curation.report_html import card_html
 from curation.route import routes, safety_scores
 from curation.shards import Shard, derived_ids, validate_texts
 
@@ -228,12 +229,17 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     generated = generated_outputs(shard, ids, scores, cfg)
     rejects = pa.concat_tables([rejects, generated_rejects(shard, ids, scores, cfg)])
     card = build_card(shard, scored, rejects, scores, cfg, generated)
+    if cfg.report.ngrams:
+        from curation.ngrams import ngram_card, shard_slices
+
+        card["ngrams"] = ngram_card(shard_slices(scored, generated), cfg.report.ngram_lists)
     outputs = {
         "scored": f"scored/{shard.stem}.parquet",
         "rejects": f"rejects/{shard.stem}.parquet",
         **{name: f"{name}/{shard.stem}.parquet" for name in GENERATED_DIRS},
         "report_json": f"reports/{shard.stem}.json",
         "report_md": f"reports/{shard.stem}.md",
+        "report_html": f"reports/{shard.stem}.html",
     }
     for folder in OUTPUT_DIRS:
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -244,6 +250,7 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     card["seconds"]["commit"] = round(time.time() - started, 3)
     atomic_write_bytes(out / outputs["report_json"], (json.dumps(card, indent=2) + "\n").encode())
     atomic_write_bytes(out / outputs["report_md"], card_markdown(card).encode())
+    atomic_write_bytes(out / outputs["report_html"], card_html(card).encode())
     manifest = {
         "schema_version": MANIFEST_VERSION,
         "shard": shard.stem,

@@ -140,6 +140,17 @@ class GenerationConfig(Section):
         return value
 
 
+class ReportConfig(Section):
+    ngrams: bool = True
+    """Count the harmful n-gram queries of 14 categories per slice with infini-gram (the card's rates)."""
+    ngram_lists: str | None = None
+    """A JSON file of n-gram lists in the format of curation/data/harmful_ngrams.json; empty = the packaged one."""
+    examples: int = Field(2, ge=0)
+    """Example rows per score bucket shown on the HTML card."""
+    example_chars: int = Field(300, ge=20)
+    """Characters of each example shown."""
+
+
 class ReflectionConfig(Section):
     enabled: bool = True
     """Write reflections/: every scored document with a safety reflection after each segment."""
@@ -217,6 +228,8 @@ class Config(Section):
     """Rewriting routed documents: SafeWeb, RefuseWeb, Moral Education."""
     reflections: ReflectionConfig = ReflectionConfig()
     """Safety reflections inserted into scored documents."""
+    report: ReportConfig = ReportConfig()
+    """What the per-shard report cards hold."""
     resources: ResourcesConfig = ResourcesConfig()
     """Actor pools and batch sizes (not part of the config hash)."""
     ray: RayConfig = RayConfig()

@@ -7,10 +7,12 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation import __version__
 from curation.config import Config
 from curation.route import safety_scores
 
-CARD_VERSION = 1
+CARD_VERSION = 2
+"""2: generation per stage, n-gram rates per slice, examples, safecurate_version."""
 SCORES = range(6)
 
 
@@ -123,6 +125,8 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
         },
         "config_hash": cfg.content_hash(),
         "models": model_names(cfg),
+        "safecurate_version": __version__,
+        "examples": examples(scored, cfg.report.examples, cfg.report.example_chars),
     }
 
 
@@ -179,7 +183,33 @@ def generation_markdown(card: dict) -> list[str]:
             "SafeWeb templates: " + (", ".join(f"{t} {n}" for t, n in gen["templates"].items()) or "-")
             + f" · rows reused from checkpoints: {gen['reused_from_checkpoint']}",
         ]
+    ngrams = card.get("ngrams")
+    if ngrams:
+        keys = list(ngrams["categories"])
+        parts += [
+            "## Harmful n-gram rates (hits per million tokens)",
+            _table(["slice", "documents", "tokens", *keys],
+                   [[name, sl["documents"], sl["tokens"], *(sl["per_million"][k] for k in keys)]
+                    for name, sl in ngrams["slices"].items()]),
+        ]
     refl = card.get("reflections")
     if refl:
         parts += ["## Reflections", _table(list(refl), [list(refl.values())])]
     return parts
+
+
+EXAMPLE_BUCKETS = {"score 0": (0, 0), "scores 1-3": (1, 3), "scores 4-5": (4, 5)}
+
+
+def examples(scored: pa.Table, per_bucket: int, chars: int) -> dict[str, list[dict]]:
+    """The first `per_bucket` rows of each score bucket, text cut to `chars` characters."""
+    found: dict[str, list[dict]] = {name: [] for name in EXAMPLE_BUCKETS}
+    if not per_bucket:
+        return {}
+    for row_id, score, text in zip(scored["id"].to_pylist(), scored["safety_score"].to_pylist(),
+                                   scored["text"].to_pylist(), strict=True):
+        for name, (low, high) in EXAMPLE_BUCKETS.items():
+            if score is not None and low <= score <= high and len(found[name]) < per_bucket:
+                cut = text if len(text) <= chars else text[:chars].rstrip() + " [...]"
+                found[name].append({"id": str(row_id), "safety_score": score, "text": cut})
+    return found

@@ -72,7 +72,7 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
         assert scores == scored["embed_score"].to_pylist()  # LLM off: the embedding score alone
         manifest = json.loads((out / "_manifest" / f"{stem}.json").read_text())
         assert manifest["config_hash"] == cfg.content_hash()
-        assert manifest["counts"] == {"in": rows_in, "scored": scored.num_rows, "rejected": 3}
+        assert manifest["counts"] == {"in": rows_in, "scored": scored.num_rows, "rejected": 3, "generated_rejected": 0}
         card = json.loads((out / "reports" / f"{stem}.json").read_text())
         assert card["rows"]["in"] == rows_in and card["config_hash"] == cfg.content_hash()
         assert sum(card["histograms"]["safety_score"].values()) == scored.num_rows
@@ -81,7 +81,13 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
         assert sorted(reflections["source_id"].to_pylist()) == sorted(str(i) for i in ids)
         assert all(t.count("<reflection>") == n for t, n in zip(reflections["text"].to_pylist(),
                                                                 reflections["segments"].to_pylist(), strict=True))
-        assert card["stages"]["reflections"] == scored.num_rows
+        assert card["reflections"]["rows"] == scored.num_rows
+        slices = card["ngrams"]["slices"]
+        assert sum(slices[b]["documents"] for b in ("raw_0", "raw_1_3", "raw_4_5")) == scored.num_rows
+        assert slices["raw_4_5"]["documents"] == sum(s >= 4 for s in scores)
+        page = (out / "reports" / f"{stem}.html").read_text()
+        assert page.startswith("<!doctype html>") and f'<span id="shard">{stem}</span>' in page
+        assert page.count("<svg") >= 2 and "<script" not in page  # plots inline, nothing fetched
         for folder in ("safeweb", "refuseweb", "moral_education"):  # generation off: empty, but present
             assert pq.read_table(out / folder / f"{stem}.parquet").num_rows == 0
 
