@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup sample curate test test-gpu lint head config clean
+.PHONY: help setup sample curate report test test-gpu lint head config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,15 @@ sample: $(SAMPLE_DIR)/sample-00000.parquet ## Write the bundled sample corpus as
 curate: $(STAMP) $(if $(filter $(SAMPLE_DIR)/*.parquet,$(SHARDS)),sample) ## Curate SHARDS (default: the sample) into OUT (default: out/)
 	$(VENV)/bin/safecurate curate --shards '$(SHARDS)' --out '$(OUT)' $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
 
-test: $(STAMP) ## Run the test suite (no GPU needed)
+report: $(STAMP) ## Merge the shard cards of OUT into OUT/report.{json,md,html} and print a summary (SHARD=S: one card)
+	$(VENV)/bin/safecurate report '$(OUT)' $(if $(SHARD),--shard '$(SHARD)')
+
+browser: ## Install Debian's chromium for the HTML card tests (as root; skipped otherwise)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed: the HTML rendering tests will be skipped"
+
+test: $(STAMP) browser ## Run the test suite (no GPU needed)
 	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
 
 test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
