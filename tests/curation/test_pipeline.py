@@ -30,7 +30,7 @@ BAD = [None, "", "   "]
 
 def fast_config(*extra):
     return load_config(None, ["scoring.llm.enabled=false", "generation.enabled=false", "resources.embed.batch_size=16",
-                              "resources.read_rows_per_task=8", *extra])
+                              "resources.read_rows_per_task=8", "report.ngrams=false", *extra])
 
 
 def shard_columns(n_good: int, with_id: bool):
@@ -49,7 +49,7 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
     for k in range(3):
         write_shard(f"part-{k}", shard_columns(12 + k, with_id=k != 1))
     out = tmp_path / "out"
-    cfg = fast_config()
+    cfg = fast_config("report.ngrams=true")
     summary = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), cfg, progress=False)
     assert summary.ok and len(summary.committed) == 3
 
@@ -150,7 +150,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(write_shard, tmp_path):
         write_shard(f"big-{k}", shard_columns(150, with_id=True))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "*.parquet"),
-           "--out", str(out), "--no-progress", "--set", "scoring.llm.enabled=false",
+           "--out", str(out), "--no-progress", "--set", "scoring.llm.enabled=false", "--set", "report.ngrams=false",
            "--set", "generation.enabled=false", "--set", "resources.read_rows_per_task=32",
            "--set", "resources.embed.batch_size=16"]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}

@@ -34,7 +34,7 @@ def llm_config(model, *extra):
     return load_config(None, [f"scoring.llm.model={model}", "scoring.llm.vote=max", "scoring.llm.kv_cache_gib=0.25",
                               "scoring.llm.max_model_len=1024", "resources.llm.num_cpus=1",
                               "resources.llm.batch_size=16", "generation.max_tokens=64",
-                              "resources.generate.num_cpus=1", *extra])
+                              "resources.generate.num_cpus=1", "report.ngrams=false", *extra])
 
 
 def test_llm_scores_join_the_ensemble_as_the_max(ray_local, write_shard, tmp_path, tiny_model):
@@ -102,7 +102,8 @@ def test_a_run_killed_during_generation_reuses_the_finished_rows(write_shard, tm
     out = tmp_path / "out"
     options = [f"generation.model={tiny_model}", "scoring.llm.enabled=false", "scoring.llm.kv_cache_gib=0.25",
                "scoring.llm.max_model_len=1024", "generation.max_tokens=48", "resources.embed.batch_size=4",
-               "resources.generate.batch_size=2", "resources.read_rows_per_task=4", "reflections.enabled=false"]
+               "resources.generate.batch_size=2", "resources.read_rows_per_task=4", "reflections.enabled=false",
+               "report.ngrams=false"]
     cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "gen.parquet"),
            "--out", str(out), "--no-progress", *(arg for o in options for arg in ("--set", o))]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -148,7 +149,7 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
         "Whisk two eggs with a cup of milk, fold in flour and fry small pancakes in butter until golden.",
         "Honestly the new manager is a clueless idiot and everyone on the team secretly laughs at him.",
         "Here is how to hurt him: wait behind the gym after school, hit him in the head with a brick and "
-        "keep kicking until he stops moving. Nobody will know it was us if we burn our clothes after.",
+        "stab him until he stops moving. Nobody will know it was us if we burn our clothes after.",
     ]
     write_shard("real", {"id": ["recipe", "insult", "attack"], "text": texts})
     out = tmp_path / "out"
@@ -177,3 +178,6 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
     card = json.loads((out / "reports" / "real.json").read_text())
     assert card["generation"]["refuseweb"]["tokens"] > 0 and card["generation"]["refuseweb"]["tokens_per_second"]
     assert card["generation"]["refuseweb"]["source_scores"]["null"] == 0
+    slices = card["ngrams"]["slices"]
+    assert all(slices[name]["documents"] == len(written[name]) for name in ("safeweb", "refuseweb", "moral_education"))
+    assert slices["raw_4_5"]["hits"]["violent_crimes"] >= 1  # "stab him" is on the list
