@@ -120,7 +120,7 @@ def report(
     table = Table(title=f"{card['shards']} shards, {card['tokens']} tokens, "
                         f"{100 * card['unsafe_fraction']:.1f}% of scored rows score 4-5")
     for column in ("shard", "rows in", "scored", "rejected", "unsafe", "keep", "rephrase", "refuse"):
-        table.add_column(column, justify="left" if column == "shard" else "right", overflow="fold")
+        table.add_column(column, justify="left" if column == "shard" else "right", no_wrap=column == "shard")
     for s in card["per_shard"]:
         table.add_row(s["shard"], *(str(s[k]) for k in ("rows_in", "scored", "rejected")),
                       f"{100 * s['unsafe_fraction']:.1f}%", *(str(s[k]) for k in ("keep", "rephrase", "refuse")))
@@ -131,7 +131,7 @@ def report(
     console.print(table)
     if card["ngrams"]:
         rates = Table(title="harmful n-gram hits per million tokens")
-        rates.add_column("category")
+        rates.add_column("category", no_wrap=True)
         slices = list(card["ngrams"]["slices"])
         for name in slices:
             rates.add_column(name, justify="right")
