@@ -97,11 +97,12 @@ def test_unparseable_replies_fall_back_to_the_embedding_score(ray_local, write_s
 
 
 def test_a_run_killed_during_generation_reuses_the_finished_rows(write_shard, tmp_path, tiny_model):
-    texts = [f"{text} (copy {i})" for i, text in enumerate(TEXTS * 4)]
+    texts = [f"{text} (copy {i})" for i, text in enumerate(TEXTS[:4] * 3)]
     write_shard("gen", {"id": [f"d{i}" for i in range(len(texts))], "text": texts})
     out = tmp_path / "out"
     options = [f"generation.model={tiny_model}", "scoring.llm.enabled=false", "scoring.llm.kv_cache_gib=0.25",
-               "scoring.llm.max_model_len=1024", "generation.max_tokens=48", "resources.embed.batch_size=4",
+               "scoring.llm.max_model_len=1024", "generation.max_tokens=32", "generation.gates.retries=0",
+               "resources.embed.batch_size=4",
                "resources.generate.batch_size=2", "resources.read_rows_per_task=4", "reflections.enabled=false",
                "report.ngrams=false"]
     cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "gen.parquet"),
