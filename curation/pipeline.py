@@ -186,7 +186,9 @@ class GenerateStage:
             for name in columns:
                 columns[name][i] = found[name]
         self._generate(todo, keys, texts, columns)
-        fresh = todo["rephrase"] + todo["refuse"]
+        failed = {i for name, values in columns.items() if name.endswith("_gate")
+                  for i, reason in enumerate(values) if reason and reason.startswith("error:")}
+        fresh = [i for i in todo["rephrase"] + todo["refuse"] if i not in failed]  # an error is retried on re-run
         if fresh:
             self.checkpoints.save(pa.table({
                 "shard": [shards[i] for i in fresh], "row_index": [rows[i] for i in fresh],
