@@ -313,6 +313,19 @@ def _threads(res: StageResources) -> int:
     return res.threads or max(1, math.ceil(res.num_cpus))
 
 
+def _actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, **kwargs):
+    """`ds` through a pool of `stage` actors. The thread count is also put in the actor's environment:
+    OpenMP gives every thread the environment's count, not the one torch set in the constructor's
+    thread, and vLLM's CPU attention fails when the thread that builds its metadata and the one that
+    runs the kernel disagree (Ray sets OMP_NUM_THREADS=1 for actors with fractional CPUs)."""
+    threads = _threads(res)
+    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    return ds.map_batches(stage, batch_size=res.batch_size, batch_format="pyarrow",
+                          fn_constructor_kwargs={"cfg": cfg_json, "threads": threads, **kwargs},
+                          compute=_pool(res), num_cpus=res.num_cpus, num_gpus=res.num_gpus,
+                          runtime_env={"env_vars": env})
+
+
 def build_dataset(shards: list[Shard], cfg: Config, out: str):
     """The Ray Data stream: read tasks -> validated rows -> embedding scores (+ reflections) -> LLM scores
     -> generated texts for routed rows."""
@@ -324,19 +337,11 @@ def build_dataset(shards: list[Shard], cfg: Config, out: str):
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks))
     ds = ds.map_batches(read_stage, batch_size=1, batch_format="pyarrow", fn_kwargs={"cfg": cfg_json},
                         num_cpus=res.read_num_cpus)
-    ds = ds.map_batches(EmbedStage, batch_size=res.embed.batch_size, batch_format="pyarrow",
-                        fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.embed)},
-                        compute=_pool(res.embed), num_cpus=res.embed.num_cpus, num_gpus=res.embed.num_gpus)
+    ds = _actor_stage(ds, EmbedStage, res.embed, cfg_json)
     if cfg.scoring.llm.enabled:
-        ds = ds.map_batches(LLMStage, batch_size=res.llm.batch_size, batch_format="pyarrow",
-                            fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.llm)},
-                            compute=_pool(res.llm), num_cpus=res.llm.num_cpus, num_gpus=res.llm.num_gpus)
+        ds = _actor_stage(ds, LLMStage, res.llm, cfg_json)
     if cfg.generation.enabled:
-        ds = ds.map_batches(GenerateStage, batch_size=res.generate.batch_size, batch_format="pyarrow",
-                            fn_constructor_kwargs={"cfg": cfg_json, "threads": _threads(res.generate),
-                                                   "out": out},
-                            compute=_pool(res.generate), num_cpus=res.generate.num_cpus,
-                            num_gpus=res.generate.num_gpus)
+        ds = _actor_stage(ds, GenerateStage, res.generate, cfg_json, out=out)
     return ds.drop_columns(["text"])
 
 

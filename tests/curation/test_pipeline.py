@@ -173,3 +173,37 @@ def test_killed_run_resumes_without_loss_or_duplicates(write_shard, tmp_path):
         assert scored.num_rows + rejects.num_rows == 153
         assert sorted(scored["id"].to_pylist()) == sorted(f"doc-{i}" for i in range(150))
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+
+
+def test_a_stage_thread_count_holds_in_every_thread_of_its_actor(ray_local):
+    """vLLM's CPU kernels fail when the thread that runs a batch sees another OpenMP thread count than
+    the one that built the engine; the count set for a stage must hold in any thread of the actor."""
+    import threading
+
+    import pyarrow as pa
+    import ray
+
+    from curation.config import StageResources
+    from curation.pipeline import _actor_stage
+
+    class Threads:
+        def __init__(self, cfg: dict, threads: int):
+            import torch
+
+            torch.set_num_threads(threads)
+
+        def __call__(self, batch: pa.Table) -> pa.Table:
+            import ctypes
+
+            # OpenMP's own count, as vLLM's kernels read it (torch.get_num_threads resets it per thread)
+            omp = next(line.split()[-1] for line in open("/proc/self/maps") if "libgomp" in line or "libiomp" in line)
+            max_threads = ctypes.CDLL(omp).omp_get_max_threads
+            seen = {}
+            worker = threading.Thread(target=lambda: seen.update(other=max_threads()))
+            worker.start()
+            worker.join()
+            return pa.table({"here": [max_threads()] * len(batch), "other": [seen["other"]] * len(batch)})
+
+    ds = ray.data.from_items([{"x": i} for i in range(4)])
+    rows = _actor_stage(ds, Threads, StageResources(num_cpus=0.5, threads=3, batch_size=2), {}).take_all()
+    assert {(row["here"], row["other"]) for row in rows} == {(3, 3)}
