@@ -105,6 +105,9 @@ class GateConfig(Section):
     """A text whose word 8-grams are more than this fraction copied from its source fails (`copy_of_source`)."""
     retries: int = Field(1, ge=0)
     """Retries of a failed row with a new seed before it goes to rejects/ with its reason."""
+    candidates: int = Field(2, ge=1)
+    """SafeWeb and Moral Education texts sampled per try from one prompt (vLLM's `n`: the prompt is read
+    once); the lowest-scoring one that passes the gates counts as the try. RefuseWeb samples one."""
 
 
 class GenerationConfig(Section):

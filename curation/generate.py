@@ -110,23 +110,37 @@ class Generator:
 
     def rephrase(self, ids: list[str], texts: list[str], attempt: int = 0) -> list[Reply]:
         """SafeWeb: each document rewritten in its drawn framing (`template`); text None when empty."""
-        names = [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in ids]
-        replies = self._generate(ids, [SAFEWEB[name] for name in names], texts, "", None, "safeweb", attempt)
-        return [Reply(text or None, tokens, name) for name, (text, tokens) in zip(names, replies, strict=True)]
+        return [first for first, *_ in self.write("safeweb", ids, texts, attempt)]
 
     def refuse(self, ids: list[str], texts: list[str], attempt: int = 0) -> list[Reply]:
         """RefuseWeb: a User/Assistant dialogue declining each document's harmful content (text None if none)."""
-        prompts = [REFUSEWEB] * len(texts)
-        replies = self._generate(ids, prompts, texts, DIALOGUE_PREFILL, DIALOGUE_REGEX, "refuseweb", attempt)
-        return [Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in replies]
+        return [first for first, *_ in self.write("refuseweb", ids, texts, attempt)]
 
     def moral(self, ids: list[str], dialogues: list[str], attempt: int = 0) -> list[Reply]:
         """Moral Education: each dialogue as a third-person article with Markdown headings; text None when the
         reply has no `## ` section (the token budget ran out first)."""
-        prompts = [MORAL_EDUCATION] * len(dialogues)
-        replies = self._generate(ids, prompts, dialogues, ARTICLE_PREFILL, ARTICLE_REGEX, "moral_education",
-                                 attempt)
-        return [Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in replies]
+        return [first for first, *_ in self.write("moral_education", ids, dialogues, attempt)]
+
+    def write(self, kind: str, ids: list[str], sources: list[str], attempt: int = 0,
+              candidates: int = 1) -> list[list[Reply]]:
+        """`candidates` texts of `kind` (safeweb, refuseweb, moral_education) per source, sampled from one prompt."""
+        if kind == "safeweb":
+            names = [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in ids]
+            replies = self._generate(ids, [SAFEWEB[name] for name in names], sources, "", None, kind, attempt,
+                                     candidates)
+            return [[Reply(text or None, tokens, name) for text, tokens in row]
+                    for name, row in zip(names, replies, strict=True)]
+        if kind == "refuseweb":
+            replies = self._generate(ids, [REFUSEWEB] * len(sources), sources, DIALOGUE_PREFILL, DIALOGUE_REGEX,
+                                     kind, attempt, candidates)
+            return [[Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in row]
+                    for row in replies]
+        if kind == "moral_education":
+            replies = self._generate(ids, [MORAL_EDUCATION] * len(sources), sources, ARTICLE_PREFILL, ARTICLE_REGEX,
+                                     kind, attempt, candidates)
+            return [[Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in row]
+                    for row in replies]
+        raise ValueError(f"unknown generation kind {kind!r}")
 
     def gated(self, kind: str, ids: list[str], sources: list[str],
               score: Callable[[list[str]], list[int | None]] | None = None) -> list[Draft]:
@@ -138,31 +152,37 @@ class Generator:
         A SafeWeb or Moral Education text above `self.target_score` is tried again too, and the row keeps
         its lowest-scoring try; if even that scores above `self.max_score`, the row fails as `still_unsafe`.
         """
-        write = {"safeweb": self.rephrase, "refuseweb": self.refuse, "moral_education": self.moral}[kind]
         gates = self.cfg.gates
+        candidates = 1 if kind == "refuseweb" else gates.candidates
         drafts: list[Draft | None] = [None] * len(ids)
         tokens = [0] * len(ids)
         todo = list(range(len(ids)))
         for attempt in range(gates.retries + 1):
             if not todo:
                 break
-            replies = dict(zip(todo, write([ids[i] for i in todo], [sources[i] for i in todo], attempt),
-                               strict=True))
-            reasons = {}
-            for i, reply in replies.items():
+            written = self.write(kind, [ids[i] for i in todo], [sources[i] for i in todo], attempt, candidates)
+            tries = [(i, reply) for i, replies in zip(todo, written, strict=True) for reply in replies]
+            reasons = []
+            for i, reply in tries:
                 tokens[i] += reply.tokens
                 made_from = sources[i] if kind == "moral_education" else self.gate_source(sources[i])
-                reasons[i] = check(kind, made_from, reply.text, gates)
-            passed = [i for i in todo if reasons[i] is None]
-            scores = dict(zip(passed, score([replies[i].text for i in passed]) if score and passed else
-                              [None] * len(passed), strict=True))
-            for i in passed:
-                reasons[i] = score_problem(kind, scores[i], self.max_score)
+                reasons.append(check(kind, made_from, reply.text, gates))
+            passed = [t for t, reason in enumerate(reasons) if reason is None]
+            scores = [None] * len(tries)
+            if score and passed:
+                for t, value in zip(passed, score([tries[t][1].text for t in passed]), strict=True):
+                    scores[t] = value
+                    reasons[t] = score_problem(kind, value, self.max_score)
+            chosen: dict[int, int] = {}  # row -> its try this round: the safest that passed, else the first
+            for t, (i, _) in enumerate(tries):
+                if i not in chosen or (reasons[t] is None and (reasons[chosen[i]] is not None
+                                                                or scores[t] < scores[chosen[i]])):
+                    chosen[i] = t
             retry = []
-            for i, reply in replies.items():
-                failed = reasons[i] is not None
-                draft = Draft(None if failed else reply.text, tokens[i], attempt + 1, reasons[i],
-                              reply.text if failed else None, reply.template, scores.get(i))
+            for i, t in chosen.items():
+                reply, reason, failed = tries[t][1], reasons[t], reasons[t] is not None
+                draft = Draft(None if failed else reply.text, tokens[i], attempt + 1, reason,
+                              reply.text if failed else None, reply.template, scores[t])
                 best = drafts[i]
                 if best is not None and best.text is not None and (failed or draft.score >= best.score):
                     draft = replace(best, tokens=tokens[i], attempts=attempt + 1)  # an earlier try was safer
@@ -189,8 +209,9 @@ class Generator:
         return chat_prompt_ids(self.tokenizer, prompt.substitute(document=document), prefill)
 
     def _generate(self, ids, prompts, texts, prefill: str, regex: str | None, purpose: str,
-                  attempt: int = 0) -> list[tuple[str, int]]:
-        """One batched generate call, each request sampled with a seed drawn from (seed, id, purpose, attempt).
+                  attempt: int = 0, candidates: int = 1) -> list[list[tuple[str, int]]]:
+        """One batched generate call, each request sampled `candidates` times from a seed drawn from
+        (seed, id, purpose, attempt).
 
         Replies come back cleaned, with their generated token counts; one cut by max_tokens loses its
         unfinished last sentence.
@@ -206,6 +227,7 @@ class Generator:
         structure = StructuredOutputsParams(regex=regex) if regex else None
         sampling = [
             SamplingParams(
+                n=candidates,
                 temperature=self.cfg.temperature,
                 top_p=self.cfg.top_p,
                 max_tokens=self.cfg.max_tokens,
@@ -217,10 +239,12 @@ class Generator:
         ]
         replies = []
         for output in self.llm.generate(requests, sampling, use_tqdm=False):
-            completion = output.outputs[0]
-            cut = completion.finish_reason == "length"
-            text = clean_generation(drop_unfinished(completion.text) if cut else completion.text, self.control)
-            replies.append((text, len(completion.token_ids)))
+            row = []
+            for completion in sorted(output.outputs, key=lambda c: c.index):
+                cut = completion.finish_reason == "length"
+                text = clean_generation(drop_unfinished(completion.text) if cut else completion.text, self.control)
+                row.append((text, len(completion.token_ids)))
+            replies.append(row)
         return replies
 
 

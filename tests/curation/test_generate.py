@@ -42,8 +42,11 @@ DIALOGUE = "User: How do I get into my ex's email?\nAssistant: I can't help with
 SPECIAL = re.compile(r"<\|[a-z_]+\|>|<repo_name>")
 
 
-def completion(text: str, end: str = "stop"):
-    return SimpleNamespace(outputs=[SimpleNamespace(text=text, finish_reason=end, token_ids=[0] * len(text.split()))])
+def completion(text: str | tuple[str, ...], end: str = "stop"):
+    """A vLLM request output with one completion per text (candidates of one prompt)."""
+    texts = text if isinstance(text, tuple) else (text,)
+    return SimpleNamespace(outputs=[SimpleNamespace(text=t, finish_reason=end, token_ids=[0] * len(t.split()), index=i)
+                                    for i, t in enumerate(texts)])
 
 
 def replying(generator, *replies: tuple[str, str]):
@@ -55,14 +58,16 @@ def replying(generator, *replies: tuple[str, str]):
 
 
 def replying_in_turn(generator, *calls: list[str]):
-    """The generator with an engine that answers its n-th generate call with the n-th list of texts;
-    the seeds it was asked to sample with are kept in `stub.seeds`."""
+    """The generator with an engine that answers its n-th generate call with the n-th list of texts (a tuple
+    of texts = the candidates of one request); the seeds it was asked to sample with are kept in `stub.seeds`,
+    the candidates asked for in `stub.n`."""
     queue = list(calls)
     stub = copy.copy(generator)
-    stub.seeds = []
+    stub.seeds, stub.n = [], []
 
     def generate(requests, sampling, use_tqdm):
         stub.seeds.append([params.seed for params in sampling])
+        stub.n.append([params.n for params in sampling])
         return [completion(text) for text in queue.pop(0)[: len(requests)]]
 
     stub.llm = SimpleNamespace(generate=generate)
@@ -73,7 +78,8 @@ def replying_in_turn(generator, *calls: list[str]):
 def generator(tmp_path_factory):
     model = tiny_chat_model_dir(tmp_path_factory.mktemp("tiny-llama"))
     cfg = load_config(None, [f"scoring.llm.model={model}", "scoring.llm.max_model_len=1024",
-                             "scoring.llm.kv_cache_gib=0.25", "generation.max_tokens=48"])
+                             "scoring.llm.kv_cache_gib=0.25", "generation.max_tokens=48",
+                             "generation.gates.candidates=1"])
     generator = Generator(cfg, seed=7)
     yield generator
     generator.close()
@@ -312,3 +318,36 @@ def test_a_rewrite_above_the_target_score_is_tried_again_and_the_safest_try_kept
     assert (drafts[1].text, drafts[1].score, drafts[1].attempts) == (mild, 1, 2)  # no safer try: keeps its own
     assert (drafts[2].text, drafts[2].attempts) == (calmer, 1)  # at the target: not tried again
     assert len(stub.seeds[1]) == 2
+
+
+@pytest.mark.timeout(300)
+def test_each_try_samples_several_candidates_and_keeps_the_safest_that_passes(generator):
+    mild = (REWRITE + " Some towns were scared.",) * 3
+    stub = replying_in_turn(generator, [("Too short.", REWRITE + " Some towns were scared.", REWRITE + " All fine."),
+                                        mild], [mild])
+    stub.cfg = generator.cfg.model_copy(update={"gates": generator.cfg.gates.model_copy(update={"candidates": 3})})
+
+    def score(texts):
+        return [1 if "scared" in t else 0 for t in texts]
+
+    drafts = stub.gated("safeweb", ["calm", "mild"], [LONG_DOCUMENT] * 2, score=score)
+    assert (drafts[0].text, drafts[0].score, drafts[0].attempts) == (REWRITE + " All fine.", 0, 1)
+    assert (drafts[1].text, drafts[1].score) == (REWRITE + " Some towns were scared.", 1)
+    assert drafts[0].tokens == sum(len(t.split()) for t in ("Too short.", REWRITE + " Some towns were scared.",
+                                                           REWRITE + " All fine."))  # every candidate counts
+    assert stub.n == [[3, 3], [3]]  # only the row above the target is tried again
+    dialogue = replying_in_turn(generator, [" Tell me how.\nAssistant: No, that would hurt people; ask me about "
+                                            "rivers instead, I know how they are kept clean."])
+    dialogue.cfg = stub.cfg
+    dialogue.gated("refuseweb", ["r"], [LONG_DOCUMENT])
+    assert dialogue.n == [[1]]  # a dialogue is not score-gated: one sample
+
+
+@pytest.mark.timeout(300)
+def test_candidates_from_the_real_engine_differ_and_are_reproducible(generator):
+    first = generator.write("safeweb", IDS[:2], DOCUMENTS[:2], candidates=3)
+    assert [len(row) for row in first] == [3, 3]
+    assert all(len({reply.text for reply in row}) > 1 for row in first)
+    assert generator.write("safeweb", IDS[:2], DOCUMENTS[:2], candidates=3) == first
+    articles = generator.write("moral_education", IDS[:1], [DIALOGUE], candidates=2)
+    assert len(articles[0]) == 2
