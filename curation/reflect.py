@@ -32,9 +32,7 @@ from pathlib import Path
 from curation.categories import CATEGORY_HEAD, CategoryHead, readable
 from curation.config import ReflectionConfig
 from curation.embed import EmbeddingClassifier
-
-REFLECTION_OPEN = "<reflection>"
-REFLECTION_CLOSE = "</reflection>"
+from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
 SAFE = "Safe"
 UNSAFE = "Unsafe"
 
