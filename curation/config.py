@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -247,6 +247,9 @@ class Config(Section):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class ConfigError(ValueError):
     """A config file or override that does not validate; the message is one readable line."""
 
@@ -283,6 +286,11 @@ def _one_line(error: ValidationError) -> str:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load YAML (optional), apply `key=value` overrides, validate; ConfigError on any problem."""
+    return load_yaml_model(Config, path, overrides)
+
+
+def load_yaml_model(model: type[M], path: str | Path | None = None, overrides: list[str] | None = None) -> M:
+    """A config tree of type `model` from YAML (optional) and `key=value` overrides; ConfigError on any problem."""
     data: dict = {}
     if path:
         try:
@@ -294,6 +302,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     for item in overrides or []:
         apply_override(data, item)
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid config: {_one_line(exc)}") from None
