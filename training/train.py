@@ -100,20 +100,21 @@ def run(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, say=print) 
     summary = {**losses(run_dir), "parameters": parameter_count(run_dir / "final"), "hf_model": str(hf_dir),
                "mixture_train_tokens": report["train_tokens"], "seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    say(f"loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f} (train), validation "
-        f"{summary['first_val_loss']:.3f} -> {summary['last_val_loss']:.3f}; {summary['parameters']:,} parameters; "
-        f"model in {hf_dir}; {summary['seconds']} s")
+    (first_step, first_val), (last_step, last_val) = summary["val_losses"][0], summary["val_losses"][-1]
+    say(f"training loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f} over {summary['steps']} steps; "
+        f"validation {first_val:.3f} (step {first_step}) -> {last_val:.3f} (step {last_step}); "
+        f"{summary['parameters']:,} parameters; model in {hf_dir}; {summary['seconds']} s")
     return summary
 
 
 def losses(run_dir: Path) -> dict:
-    """First and last training and validation losses from LitGPT's CSV log."""
+    """Training loss at the first and last logged step, and every validation loss with its step, from
+    LitGPT's CSV log (the validation before training is printed by LitGPT but not logged)."""
     (metrics,) = sorted(run_dir.glob("logs/csv/**/metrics.csv"))[-1:]
     rows = list(csv.DictReader(metrics.open()))
     train = [float(r["loss"]) for r in rows if r.get("loss")]
-    val = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
-    return {"first_loss": train[0], "last_loss": train[-1], "first_val_loss": val[0], "last_val_loss": val[-1],
-            "steps": len(train)}
+    val = [[min(int(r["step"]) + 1, len(train)), float(r["val_loss"])] for r in rows if r.get("val_loss")]
+    return {"first_loss": train[0], "last_loss": train[-1], "steps": len(train), "val_losses": val}
 
 
 def parameter_count(checkpoint_dir: Path) -> int:

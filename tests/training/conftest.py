@@ -25,6 +25,12 @@ def write_curated(out: Path, stem: str, scored: list[tuple[str, str, int]], gene
     return out
 
 
+@pytest.fixture(scope="session")
+def curated_writer():
+    """`write_curated` itself, for module-scoped fixtures."""
+    return write_curated
+
+
 @pytest.fixture
 def curated(tmp_path):
     return lambda *args, **kwargs: write_curated(tmp_path / "curated", *args, **kwargs)

@@ -28,15 +28,13 @@ def sentence(words: list[str], rng: random.Random, n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, curated_writer):
     """The tiny model trained on safe documents (score 0) and unsafe ones (score 5) with tags at p = 0.2."""
-    from tests.training.conftest import write_curated
-
     rng = random.Random(0)
     root = tmp_path_factory.mktemp("train")
     rows = [(f"s{i}", sentence(SAFE_WORDS, rng, 60), 0) for i in range(150)]
     rows += [(f"u{i}", sentence(UNSAFE_WORDS, rng, 60), 5) for i in range(150)]
-    data = write_curated(root / "curated", "synthetic", rows)
+    data = curated_writer(root / "curated", "synthetic", rows)
     cfg = load_yaml_model(TrainConfig, TINY, ["mixture={raw_tagged: 1}", "tags.p=0.2", "train.max_tokens=122880",
                                               "train.learning_rate=0.01", "train.min_lr=0.001", "train.eval_interval=40"])
     summary = run(cfg, data, root / "run", say=lambda line: None)
@@ -48,7 +46,8 @@ def test_training_lowers_the_loss_and_exports_a_model_transformers_can_run(train
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _, _, run_dir, summary = trained
-    assert summary["last_loss"] < summary["first_loss"] - 2 and summary["last_val_loss"] < summary["first_val_loss"]
+    assert summary["last_loss"] < summary["first_loss"] - 2
+    assert summary["val_losses"][-1][1] < summary["val_losses"][0][1] and len(summary["val_losses"]) >= 2
     model = AutoModelForCausalLM.from_pretrained(run_dir / "hf")
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "hf")
     assert len(tokenizer(HARM_TAG, add_special_tokens=False).input_ids) == 1
