@@ -33,6 +33,7 @@ from curation.categories import CATEGORY_HEAD, CategoryHead, readable
 from curation.config import ReflectionConfig
 from curation.embed import EmbeddingClassifier
 from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
+
 SAFE = "Safe"
 UNSAFE = "Unsafe"
 

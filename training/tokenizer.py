@@ -70,7 +70,7 @@ def smollm2_tokenizer():
                                                       "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
                                                       "tokenizer.chat_template")}
     if meta["tokenizer.ggml.model"] != "gpt2":
-        raise RuntimeError(f"expected a byte-level BPE (gpt2) tokenizer in the GGUF, found {meta['tokenizer.ggml.model']}")
+        raise RuntimeError(f"expected a byte-level BPE (gpt2) GGUF tokenizer, not {meta['tokenizer.ggml.model']}")
     tokens = meta["tokenizer.ggml.tokens"]
     merges = [tuple(merge.split(" ", 1)) for merge in meta["tokenizer.ggml.merges"]]
     tokenizer = Tokenizer(models.BPE({token: i for i, token in enumerate(tokens)}, merges))

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 
-def write_curated(out: Path, stem: str, scored: list[tuple[str, str, int]], generated: dict[str, list[str]] | None = None,
-                  commit: bool = True) -> Path:
+def write_curated(out: Path, stem: str, scored: list[tuple[str, str, int]],
+                  generated: dict[str, list[str]] | None = None, commit: bool = True) -> Path:
     """scored: (id, text, safety_score) rows; generated: folder -> texts. The manifest is written if `commit`."""
     (out / "scored").mkdir(parents=True, exist_ok=True)
     ids, texts, scores = zip(*scored, strict=True) if scored else ((), (), ())

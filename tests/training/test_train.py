@@ -35,8 +35,9 @@ def trained(tmp_path_factory, curated_writer):
     rows = [(f"s{i}", sentence(SAFE_WORDS, rng, 60), 0) for i in range(150)]
     rows += [(f"u{i}", sentence(UNSAFE_WORDS, rng, 60), 5) for i in range(150)]
     data = curated_writer(root / "curated", "synthetic", rows)
-    cfg = load_yaml_model(TrainConfig, TINY, ["mixture={raw_tagged: 1}", "tags.p=0.2", "train.max_tokens=122880",
-                                              "train.learning_rate=0.01", "train.min_lr=0.001", "train.eval_interval=40"])
+    overrides = ["mixture={raw_tagged: 1}", "tags.p=0.2", "train.max_tokens=122880", "train.learning_rate=0.01",
+                 "train.min_lr=0.001", "train.eval_interval=40"]
+    cfg = load_yaml_model(TrainConfig, TINY, overrides)
     summary = run(cfg, data, root / "run", say=lambda line: None)
     return cfg, data, root / "run", summary
 
