@@ -15,9 +15,9 @@ Writes JSON with the machine, versions, config, per-stage figures and checks.
     python -m benchmarks.generation [--data FILE.jsonl] [--limit N] [--set key=value ...]
                                     [--keep OUT_DIR] [--json benchmarks/results/generation.json]
 
-Slow on a laptop: with SmolLM2-135M on 2 CPU cores, --limit 60 took 10 minutes (45 SafeWeb, RefuseWeb and
-Moral Education rows written from 53 routed documents, ~35-55 generated tokens/s); all 240 rows take
-about 40 minutes. --keep OUT_DIR keeps the outputs; a re-run into the same folder measures them again
+Slow on a laptop: with SmolLM2-135M on 2 CPU cores, --limit 60 took 21 minutes with the default 2
+candidates per try (60 SafeWeb, RefuseWeb and Moral Education rows written from 53 routed documents;
+the machine was also running other jobs), 10 minutes with one candidate; all 240 rows take about 4x. --keep OUT_DIR keeps the outputs; a re-run into the same folder measures them again
 without regenerating.
 """
 
