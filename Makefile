@@ -73,7 +73,7 @@ browser: ## Install Debian's chromium for the HTML card tests (as root; skipped 
 
 test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); training tests in .venv-train
 	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
-	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu" tests/training $(PYTEST_ARGS)
+	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu" tests/training tests/decoding $(PYTEST_ARGS)
 
 test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)

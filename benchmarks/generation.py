@@ -17,8 +17,9 @@ Writes JSON with the machine, versions, config, per-stage figures and checks.
 
 Slow on a laptop: with SmolLM2-135M on 2 CPU cores, --limit 60 took 21 minutes with the default 2
 candidates per try (60 SafeWeb, RefuseWeb and Moral Education rows written from 53 routed documents;
-the machine was also running other jobs), 10 minutes with one candidate; all 240 rows take about 4x. --keep OUT_DIR keeps the outputs; a re-run into the same folder measures them again
-without regenerating.
+the machine was also running other jobs), 10 minutes with one candidate; all 240 rows take about 4x.
+--keep OUT_DIR keeps the outputs; a re-run into the same folder measures them again without
+regenerating.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Shared fixtures: offline model loading, one local Ray per session, shard factories."""
+"""Shared fixtures: offline model loading, one local Ray per session, shard factories, curated folders and
+a tiny model trained with harmfulness tags."""
 
 import os
 
@@ -8,10 +9,15 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import logging  # noqa: E402
+import random  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
+
+from tests.synthetic import SAFE_WORDS, UNSAFE_WORDS, synthetic_text, write_curated  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +42,32 @@ def write_shard(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def curated(tmp_path):
+    return lambda *args, **kwargs: write_curated(tmp_path / "curated", *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def tagged_model(tmp_path_factory):
+    """The tiny config trained (by training/) on a synthetic corpus: neutral requests continued by safe words
+    (score 0) or, more often (75%), by unsafe words (score 5) that carry harmfulness tags at p = 0.1.
+    Needs the training environment (litgpt)."""
+    pytest.importorskip("litgpt")
+    from curation.config import load_yaml_model
+    from training.config import TrainConfig
+    from training.train import run
+
+    rng = random.Random(0)
+    rows = []
+    for i in range(300):
+        unsafe = rng.random() < 0.75
+        rows.append((f"d{i}", synthetic_text(rng, UNSAFE_WORDS if unsafe else SAFE_WORDS), 5 if unsafe else 0))
+    root = tmp_path_factory.mktemp("tagged-model")
+    data = write_curated(root / "curated", "synthetic", rows)
+    overrides = ["mixture={raw_tagged: 1}", "tags.p=0.1", "train.max_tokens=122880", "train.learning_rate=0.01",
+                 "train.min_lr=0.001", "train.eval_interval=40", "data.val_fraction=0.1"]
+    cfg = load_yaml_model(TrainConfig, Path(__file__).parents[1] / "training" / "configs" / "tiny.yaml", overrides)
+    summary = run(cfg, data, root / "run", say=lambda line: None)
+    return SimpleNamespace(cfg=cfg, data=data, run_dir=root / "run", hf=root / "run" / "hf", summary=summary)

@@ -57,11 +57,13 @@ def run(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, say=print) 
     report = mixture_report(data_dir, cfg, lambda text: tokenizer.encode(text, add_special_tokens=False).ids)
     write_report(report, out_dir / "mixture.json")
     say(mixture_table(report))
-    if report["validation_tokens"] <= cfg.train.max_seq_length:
-        raise ValueError(f"{data_dir}: the validation split has {report['validation_tokens']} tokens, fewer than one "
-                         f"block of {cfg.train.max_seq_length + 1}: raise data.val_fraction or add data")
-
     args = cfg.train
+    ranks = (args.devices if isinstance(args.devices, int) else 1) * args.num_nodes
+    needed = args.micro_batch_size * (args.max_seq_length + 1) * ranks
+    if report["validation_tokens"] < needed:
+        raise ValueError(f"{data_dir}: the validation split has {report['validation_tokens']} tokens, fewer than one "
+                         f"batch of {args.micro_batch_size} x {args.max_seq_length + 1} tokens per rank ({needed}): "
+                         "raise data.val_fraction or add data")
     config = model_config(cfg, vocab_size(tokenizer_dir))
     config.block_size = max(config.block_size, args.max_seq_length)
     run_dir = out_dir / "litgpt"

