@@ -18,6 +18,10 @@ TRAIN_CONFIG := $(or $(CONFIG),training/configs/tiny.yaml)
 DATA ?= $(OUT)
 TRAIN_OUT ?= runs/tiny
 MIXTURE ?=
+MODEL ?=
+PROMPTS ?=
+BENIGN ?=
+EVAL_OUT ?= eval
 # The LLM engine: vLLM on a machine with an NVIDIA GPU, its CPU build elsewhere.
 ENGINE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 export HF_HUB_OFFLINE := 1
@@ -25,7 +29,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train test test-gpu lint head config clean browser
+.PHONY: help setup train-setup sample curate report train eval test test-gpu lint head config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -66,6 +70,9 @@ train: $(TRAIN_STAMP) ## Pretrain on curated DATA (default: OUT) with CONFIG (de
 	@test -d '$(DATA)/_manifest' || { echo "error: no curated shards in $(DATA) (run make curate, or pass DATA=folder)"; exit 2; }
 	$(TRAIN_VENV)/bin/safecurate train --config '$(TRAIN_CONFIG)' --data '$(DATA)' --out '$(TRAIN_OUT)' $(if $(MIXTURE),--mixture '$(MIXTURE)') $(foreach s,$(SET),--set $(s))
 
+eval: $(STAMP) ## Judge MODEL's completions (default: packaged SmolLM2; PROMPTS=, BENIGN= files) by greedy, beam, safe beam
+	$(VENV)/bin/safecurate eval $(if $(MODEL),--model '$(MODEL)') $(if $(PROMPTS),--prompts '$(PROMPTS)') $(if $(BENIGN),--benign '$(BENIGN)') --out '$(EVAL_OUT)' $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
+
 browser: ## Install Debian's chromium for the HTML card tests (as root; skipped otherwise)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
@@ -88,4 +95,4 @@ config: $(STAMP) ## Print the resolved config (CONFIG=file, SET='key=value ...')
 	$(VENV)/bin/safecurate config $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
 
 clean: ## Remove outputs, training runs and the sample shards (keeps the virtualenvs)
-	rm -rf $(OUT) $(SAMPLE_DIR) runs .pytest_cache
+	rm -rf $(OUT) $(SAMPLE_DIR) runs eval .pytest_cache

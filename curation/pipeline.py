@@ -143,22 +143,16 @@ class GenerateStage:
 
     def __init__(self, cfg: dict, threads: int, out: str):
         from curation.checkpoint import Checkpoints
-        from curation.embed import EmbeddingClassifier
+        from curation.engine import chat_model_dir
         from curation.generate import Generator
+        from curation.judge import SafetyJudge
 
         _set_threads(threads)
         self.cfg = Config.model_validate(cfg)
         self.generator = Generator(self.cfg, seed=self.cfg.seed)
-        self.classifier = EmbeddingClassifier(self.cfg.scoring.embed, self.cfg.resources.embed.batch_size)
-        self.llm_scorer = None
-        if self.cfg.scoring.llm.enabled:
-            from curation.engine import chat_model_dir
-            from curation.llm_scorer import RubricScorer
-
-            same = chat_model_dir(self.cfg.generation.model, self.cfg.scoring.llm.model) == chat_model_dir(
-                self.cfg.scoring.llm.model)
-            self.llm_scorer = RubricScorer(self.cfg.scoring.llm, seed=self.cfg.seed,
-                                           llm=self.generator.llm if same else None)
+        llm = self.cfg.scoring.llm
+        same = chat_model_dir(self.cfg.generation.model, llm.model) == chat_model_dir(llm.model)
+        self.judge = SafetyJudge(self.cfg, llm=self.generator.llm if same else None)
         self.checkpoints = Checkpoints(out, self.cfg.content_hash())
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -235,15 +229,7 @@ class GenerateStage:
 
     def rescore(self, texts: list[str]) -> list[int]:
         """The safety score of each generated text, by the same scorers and ensemble as the documents."""
-        if not texts:
-            return []
-        embed, _, _ = self.classifier.score(texts)
-        llm, confidence = [None] * len(texts), [None] * len(texts)
-        if self.llm_scorer is not None:
-            verdicts = self.llm_scorer.score(texts)
-            llm, confidence = [v.score for v in verdicts], [v.confidence for v in verdicts]
-        return safety_scores(pa.array([int(s) for s in embed], pa.int64()), pa.array(llm, pa.int64()),
-                             pa.array(confidence, pa.float64()), self.cfg).to_pylist()
+        return self.judge.score(texts)
 
 
 def score_columns(batch: pa.Table) -> pa.Table:
