@@ -34,9 +34,10 @@ from collections import Counter, defaultdict
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from curation.report import mean_present
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "heldout_eval.jsonl"
 STAGES = ("safeweb", "refuseweb", "moral_education")
@@ -68,11 +69,6 @@ def stratified(rows: list[dict], limit: int | None) -> list[tuple[int, dict]]:
 
 def _read(path: Path) -> pa.Table | None:
     return pq.read_table(path) if path.exists() else None
-
-
-def _mean(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(float(np.mean(values)), 3) if values else None
 
 
 def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -> dict:
@@ -118,9 +114,9 @@ def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -
                 "harmful": None if labels is None else labels.get(str(row["source_id"])),
             })
         both = [p for p in pairs if p["source_score"] is not None and p["generated_score"] is not None]
-        source_mean = _mean([p["source_score"] for p in both])
-        generated_mean = _mean([p["generated_score"] for p in both])
-        drop = _mean([p["source_score"] - p["generated_score"] for p in both])
+        source_mean = mean_present([p["source_score"] for p in both])
+        generated_mean = mean_present([p["generated_score"] for p in both])
+        drop = mean_present([p["source_score"] - p["generated_score"] for p in both])
         split = Counter({True: "harmful", False: "benign", None: "unlabeled"}[p["harmful"]] for p in pairs)
         stages[name] = {
             "routed": routed[name],

@@ -39,7 +39,8 @@ def _sum(column) -> float:
     return float(value or 0.0)
 
 
-def _mean(values: list) -> float | None:
+def mean_present(values: list) -> float | None:
+    """The mean of the values that are not None, to 3 places; None when there are none."""
     present = [v for v in values if v is not None]
     return round(sum(present) / len(present), 3) if present else None
 
@@ -67,8 +68,8 @@ def generation_figures(scores: pa.Table, cfg: Config) -> dict:
             "gate_failures": dict(sorted(Counter(r for r in gate.to_pylist() if r is not None).items())),
             "source_scores": histogram(pa.array(sources, pa.int64())),
             "generated_scores": histogram(generated),
-            "mean_source_score": _mean(sources),
-            "mean_generated_score": _mean(generated.to_pylist()),
+            "mean_source_score": mean_present(sources),
+            "mean_generated_score": mean_present(generated.to_pylist()),
             "tokens": int(tokens),
             "seconds": round(seconds, 3),
             "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
