@@ -179,9 +179,7 @@ class GenerateStage:
             reused[i] = True
             for name in columns:
                 columns[name][i] = found[name]
-        self._generate(todo, keys, texts, columns)
-        failed = {i for name, values in columns.items() if name.endswith("_gate")
-                  for i, reason in enumerate(values) if reason and reason.startswith("error:")}
+        failed = self._generate(todo, keys, texts, columns)
         fresh = [i for i in todo["rephrase"] + todo["refuse"] if i not in failed]  # an error is retried on re-run
         if fresh:
             self.checkpoints.save(pa.table({
@@ -195,11 +193,13 @@ class GenerateStage:
         return (batch.append_column("generation_reused", pa.array(reused, pa.bool_()))
                 .append_column("seconds_generate", pa.array([per_row] * n, pa.float64())))
 
-    def _generate(self, todo: dict[str, list[int]], keys: list[str], texts: list[str], columns: dict) -> None:
+    def _generate(self, todo: dict[str, list[int]], keys: list[str], texts: list[str], columns: dict) -> set[int]:
         """Write, gate and re-score the texts of the rows in `todo`, filling `columns` in place.
 
-        A stage that raises marks its rows `error:<Type>`: they go to rejects/ like a gate failure.
+        A stage that raises marks its rows `error:<Type>`: they go to rejects/ like a gate failure, and
+        come back in the returned set (they are not checkpointed, so a re-run tries them again).
         """
+        failed: set[int] = set()
         plan = [("safeweb", todo["rephrase"], texts), ("refuseweb", todo["refuse"], texts),
                 ("moral_education", None, None)]
         for kind, rows, sources in plan:
@@ -217,6 +217,7 @@ class GenerateStage:
                 log.exception("%s generation failed on a batch", kind)
                 for i in rows:
                     columns[f"{prefix}_gate"][i] = f"error:{type(exc).__name__}"
+                failed.update(rows)
                 continue
             seconds = (time.perf_counter() - started) / len(rows)
             for i, draft in zip(rows, drafts, strict=True):
@@ -226,6 +227,7 @@ class GenerateStage:
                 columns[f"seconds_{prefix}"][i] = seconds
                 if kind == "safeweb":
                     columns["template"][i] = draft.template
+        return failed
 
     def rescore(self, texts: list[str]) -> list[int]:
         """The safety score of each generated text, by the same scorers and ensemble as the documents."""

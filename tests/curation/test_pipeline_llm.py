@@ -188,3 +188,29 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
     slices = card["ngrams"]["slices"]
     assert all(slices[name]["documents"] == len(written[name]) for name in ("safeweb", "refuseweb", "moral_education"))
     assert slices["raw_4_5"]["hits"]["violent_crimes"] >= 1  # "stab him" is on the list
+
+
+def test_rows_whose_stage_raised_are_rejected_with_the_error_and_not_checkpointed(tmp_path, tiny_model, monkeypatch):
+    from curation.generate import Draft
+    from curation.pipeline import GenerateStage
+
+    cfg = llm_config(tiny_model, "scoring.llm.enabled=false", "routing.keep_max=0", "routing.rephrase_max=3")
+    stage = GenerateStage(cfg.model_dump(mode="json"), threads=1, out=str(tmp_path / "out"))
+    try:
+        def gated(kind, ids, sources, score=None):
+            if kind == "refuseweb":
+                raise RuntimeError("engine died")
+            return [Draft(f"A calm retelling for young readers of document {key}. " * 3, 10, 1, score=0)
+                    for key in ids]
+
+        monkeypatch.setattr(stage.generator, "gated", gated)
+        batch = pa.table({"shard": ["s"] * 3, "row_index": [0, 1, 2], "embed_score": [2, 5, 0],
+                          "reason": pa.array([None] * 3, pa.string()), "text": TEXTS[:3]})
+        out = stage(batch)
+        assert out["safeweb_text"].to_pylist()[0].startswith("A calm retelling")
+        assert out["refuseweb_gate"].to_pylist() == [None, "error:RuntimeError", None]
+        assert out["moral_text"].to_pylist() == [None, None, None]  # no dialogue to write it from
+        saved = pa.concat_tables(pq.read_table(p) for p in (tmp_path / "out").rglob("part-*.parquet"))
+        assert saved["row_index"].to_pylist() == [0]  # the failed row is generated again on a re-run
+    finally:
+        stage.generator.close()
