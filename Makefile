@@ -19,6 +19,8 @@ DATA ?= $(OUT)
 TRAIN_OUT ?= runs/tiny
 MIXTURE ?=
 MODEL ?=
+ADDRESS ?= $(RAY_JOBS_ADDRESS)
+JOB ?=
 PROMPTS ?=
 BENIGN ?=
 EVAL_OUT ?= eval
@@ -29,7 +31,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval test test-gpu lint head config clean browser
+.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-gpu lint head config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +74,15 @@ train: $(TRAIN_STAMP) ## Pretrain on curated DATA (default: OUT) with CONFIG (de
 
 eval: $(STAMP) ## Judge MODEL's completions (default: packaged SmolLM2; PROMPTS=, BENIGN= files) by greedy, beam, safe beam
 	$(VENV)/bin/safecurate eval $(if $(MODEL),--model '$(MODEL)') $(if $(PROMPTS),--prompts '$(PROMPTS)') $(if $(BENIGN),--benign '$(BENIGN)') --out '$(EVAL_OUT)' $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
+
+submit: $(STAMP) ## Submit curate of SHARDS into OUT (paths as the cluster sees them) to the Ray cluster at ADDRESS as a job
+	$(VENV)/bin/safecurate submit --shards '$(SHARDS)' --out '$(OUT)' --address '$(ADDRESS)' $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))
+
+job-status: $(STAMP) ## Status of job JOB on the cluster at ADDRESS
+	$(VENV)/bin/safecurate job-status '$(JOB)' --address '$(ADDRESS)'
+
+job-logs: $(STAMP) ## Logs of job JOB on the cluster at ADDRESS
+	$(VENV)/bin/safecurate job-logs '$(JOB)' --address '$(ADDRESS)'
 
 browser: ## Install Debian's chromium for the HTML card tests (as root; skipped otherwise)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \

@@ -234,6 +234,48 @@ def eval_cmd(
     typer.echo(f"completions and scores: {out}/eval.json")
 
 
+AddressOpt = Annotated[str, typer.Option(envvar="RAY_JOBS_ADDRESS",
+                                        help="Ray Jobs API address, http://HEAD:8265 (or $RAY_JOBS_ADDRESS).")]
+
+
+@app.command()
+def submit(
+    shards: Annotated[str, typer.Option(help="Input shards as the cluster sees them (glob, folder, s3://...).")],
+    out: Annotated[str, typer.Option(help="Output folder as the cluster sees it.")],
+    address: AddressOpt,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config (a path inside the project, "
+                                                                       "e.g. cluster/gpu.yaml).")] = None,
+    set_: SetOpt = None,
+    follow: Annotated[bool, typer.Option(help="Print the job's logs until it ends and exit with its status.")] = True,
+) -> None:
+    """Submit `curate` to a Ray cluster as a Ray job (the project travels as its working directory)."""
+    from cluster import submit as jobs
+
+    job_id = jobs.submit(address, jobs.curate_entrypoint(shards, out, config, set_))
+    typer.echo(f"submitted job {job_id}")
+    if follow:
+        final = jobs.follow(address, job_id, say=typer.echo)
+        typer.echo(f"job {job_id}: {final}")
+        raise typer.Exit(jobs.FINAL[final])
+
+
+@app.command("job-status")
+def job_status(job_id: Annotated[str, typer.Argument(help="The id `submit` printed.")], address: AddressOpt) -> None:
+    """Print a submitted job's status and message."""
+    from cluster import submit as jobs
+
+    info = jobs.status(address, job_id)
+    typer.echo(f"{info['job_id']}: {info['status']}" + (f" ({info['message']})" if info["message"] else ""))
+
+
+@app.command("job-logs")
+def job_logs(job_id: Annotated[str, typer.Argument(help="The id `submit` printed.")], address: AddressOpt) -> None:
+    """Print a submitted job's logs so far."""
+    from cluster import submit as jobs
+
+    typer.echo(jobs.logs(address, job_id), nl=False)
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """Print the resolved config as YAML, with its hash."""

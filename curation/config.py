@@ -201,7 +201,7 @@ class ResourcesConfig(Section):
     """Embedding-classifier actor pool."""
     llm: StageResources = StageResources(batch_size=32)
     """LLM-scorer actor pool."""
-    generate: StageResources = StageResources(batch_size=16)
+    generate: StageResources = StageResources(batch_size=8)
     """Generator actor pool (SafeWeb, RefuseWeb, Moral Education)."""
     reflect: StageResources = StageResources(batch_size=64)
     """Reflection actor pool (segment scoring)."""
@@ -218,6 +218,9 @@ class RayConfig(Section):
     """Logical CPUs of the local Ray; empty = physical cores + 2 so that actor pools never starve reads."""
     object_store_gib: float = Field(1.0, gt=0)
     """Object store size of the local Ray."""
+    no_progress_timeout_s: float = 14_400
+    """Ray Data fails a run in which no batch moves for this long (a hung stage); -1 = never. One generate
+    batch of a small model on 2 CPU cores can take half an hour, past Ray Data's default of 1800 s."""
 
 
 class Config(Section):

@@ -376,6 +376,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # one bar for the run, drawn here
         ctx.print_on_execution_start = False
+        ctx.execution_no_progress_timeout_s = cfg.ray.no_progress_timeout_s
         logging.getLogger("ray.data").setLevel(logging.ERROR)
         commit = ray.remote(commit_shard).options(num_cpus=cfg.resources.read_num_cpus, max_retries=2)
         cfg_ref = ray.put(cfg)
