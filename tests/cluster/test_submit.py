@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -31,9 +32,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stop(marker: str) -> None:
-    """Kill only this cluster's processes (`ray stop` would kill every Ray on the machine): those whose
-    environment carries `marker` (Ray renames its processes, so their command lines cannot tell)."""
+def kill(marker: str) -> None:
+    """Kill the processes whose environment holds `marker` (KEY=value): only this cluster's, or one node's
+    (`ray stop` would kill every Ray on the machine; Ray renames its processes, so command lines cannot tell)."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
@@ -41,7 +42,7 @@ def stop(marker: str) -> None:
             environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if f"SAFECURATE_TEST_CLUSTER={marker}" in environ:
+        if f"\0{marker}\0" in f"\0{environ}":
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
@@ -50,7 +51,8 @@ def stop(marker: str) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A head (2 CPUs, the Jobs API) and one worker node (2 CPUs) started with `ray start` on 127.0.0.1."""
+    """A head (no CPUs: it runs the job drivers and the Jobs API) and two worker nodes w0, w1 (2 CPUs each),
+    started with `ray start` on 127.0.0.1."""
     temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths have a length limit
     port, dashboard = free_port(), free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
@@ -65,14 +67,15 @@ def cluster():
     common = ["--temp-dir", temp_dir, "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
     try:
         subprocess.run([RAY, "start", "--head", "--port", str(port), "--dashboard-host", "127.0.0.1",
-                        "--dashboard-port", str(dashboard), "--num-cpus", "2", "--include-dashboard", "true",
+                        "--dashboard-port", str(dashboard), "--num-cpus", "0", "--include-dashboard", "true",
                         *common, *node_ports()], env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "2",
-                        "--resources", '{"worker": 1}', *common, *node_ports()], env=env, check=True,
-                       capture_output=True, timeout=120)
+        for node in ("w0", "w1"):
+            subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "2",
+                            "--resources", f'{{"{node}": 1}}', *common, *node_ports()],
+                           env={**env, "SAFECURATE_TEST_NODE": node}, check=True, capture_output=True, timeout=120)
         yield f"http://127.0.0.1:{dashboard}"
     finally:
-        stop(temp_dir)
+        kill(f"SAFECURATE_TEST_CLUSTER={temp_dir}")
 
 
 def scored(out: Path) -> dict:
@@ -104,3 +107,35 @@ def test_a_job_submitted_to_a_two_node_cluster_commits_what_a_local_run_commits(
 def test_a_failing_job_reports_failed(cluster, tmp_path):
     job_id = jobs.submit(cluster, jobs.curate_entrypoint(str(tmp_path / "nothing*.parquet"), str(tmp_path / "o")))
     assert jobs.wait(cluster, job_id, timeout=300) == "FAILED"
+
+
+def node_running_an_actor(address: str, timeout: float = 300) -> str:
+    """The worker node (w0 or w1) that hosts a live pipeline actor, once one is up."""
+    from ray.util.state import list_actors, list_nodes
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        actors = [a for a in list_actors(address=address, filters=[("state", "=", "ALIVE")], limit=1000)
+                  if "MapWorker" in (a.class_name or "")]
+        if actors:
+            nodes = {n.node_id: n for n in list_nodes(address=address, limit=100)}
+            resources = nodes[actors[0].node_id].resources_total
+            return next(name for name in ("w0", "w1") if name in resources)
+        time.sleep(0.5)
+    raise TimeoutError("no pipeline actor came up")
+
+
+def test_a_worker_node_killed_during_the_run_does_not_lose_a_shard(cluster, write_shard, tmp_path):
+    for name in ("a", "b"):
+        write_shard(name, {"id": [f"{name}{i}" for i in range(12)],
+                           "text": [f"{TEXTS[i % 4]} ({name} {i})" for i in range(12)]})
+    shards = str(tmp_path / "in" / "*.parquet")
+    job_id = jobs.submit(cluster, jobs.curate_entrypoint(shards, str(tmp_path / "remote"), overrides=OPTIONS))
+    victim = node_running_an_actor(cluster)
+    kill(f"SAFECURATE_TEST_NODE={victim}")  # its raylet, workers and actors die at once
+    status = jobs.wait(cluster, job_id, timeout=600)
+    assert status == "SUCCEEDED", jobs.logs(cluster, job_id)[-3000:]
+    for stem in ("a", "b"):
+        rows = pq.read_table(tmp_path / "remote" / "scored" / f"{stem}.parquet").to_pylist()
+        assert sorted(r["id"] for r in rows) == sorted(f"{stem}{i}" for i in range(12))
+        assert (tmp_path / "remote" / "_manifest" / f"{stem}.json").is_file()
