@@ -59,7 +59,8 @@ def build_tokenizer(dest: str | Path, base: str | Path | None = None) -> Path:
 
 
 def smollm2_tokenizer():
-    """SmolLM2's byte-level BPE tokenizer from the packaged GGUF's metadata, and its settings (chat template)."""
+    """SmolLM2's byte-level BPE tokenizer from the packaged GGUF's metadata, and its settings. The GGUF's chat
+    template is left out: the models trained here are base models, and prompts reach them as plain text."""
     from gguf import GGUFReader
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
@@ -67,8 +68,7 @@ def smollm2_tokenizer():
 
     fields = GGUFReader(str(_smollm2_gguf())).fields
     meta = {name: fields[name].contents() for name in ("tokenizer.ggml.model", "tokenizer.ggml.tokens",
-                                                      "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
-                                                      "tokenizer.chat_template")}
+                                                      "tokenizer.ggml.token_type", "tokenizer.ggml.merges")}
     if meta["tokenizer.ggml.model"] != "gpt2":
         raise RuntimeError(f"expected a byte-level BPE (gpt2) GGUF tokenizer, not {meta['tokenizer.ggml.model']}")
     tokens = meta["tokenizer.ggml.tokens"]
@@ -78,7 +78,7 @@ def smollm2_tokenizer():
     tokenizer.decoder = decoders.ByteLevel()
     control = [t for t, kind in zip(tokens, meta["tokenizer.ggml.token_type"], strict=True) if kind == CONTROL]
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in control])
-    return tokenizer, {"chat_template": meta["tokenizer.chat_template"], "model_max_length": 8192}
+    return tokenizer, {"model_max_length": 8192}
 
 
 def load(folder: str | Path):

@@ -38,6 +38,7 @@ def test_words_keep_smollm2_ids_and_text_round_trips(folder):
 def test_documents_are_separated_by_endoftext_and_the_folder_is_reused(folder):
     config = json.loads((folder / "tokenizer_config.json").read_text())
     assert config["bos_token"] == config["eos_token"] == DOCUMENT_SEPARATOR and not config["add_bos_token"]
+    assert "chat_template" not in config  # a base model: prompts are plain text
     assert special_ids(folder)[DOCUMENT_SEPARATOR] == 0
     before = (folder / "tokenizer.json").stat().st_mtime_ns
     assert build_tokenizer(folder) == folder and (folder / "tokenizer.json").stat().st_mtime_ns == before
