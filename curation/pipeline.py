@@ -6,11 +6,13 @@ which counts rows per shard and hands a shard to a commit task once all its rows
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +20,7 @@ import pyarrow.compute as pc
 
 from curation.commit import GENERATED, SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed, manifest_path
 from curation.config import Config, StageResources
+from curation.files import atomic_write_bytes
 from curation.route import routes, safety_scores
 from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks
 
@@ -368,6 +371,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         say(f"skipping {len(summary.skipped)} committed shard(s)")
     if not todo:
         bar.close()
+        record_failures(out_dir, summary)
         summary.seconds = time.time() - started
         return summary
 
@@ -423,5 +427,21 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         bar.close()
         if started_ray:
             ray.shutdown()
+    record_failures(out_dir, summary)
     summary.seconds = time.time() - started
     return summary
+
+
+def record_failures(out_dir: Path, summary: RunSummary) -> None:
+    """`OUT/_failed/S.json` for each shard that failed this run (reason, when, how many runs in a row it has
+    failed); the record of a shard that committed is removed. A re-run redoes exactly the uncommitted shards."""
+    folder = out_dir / "_failed"
+    for stem in summary.committed:
+        (folder / f"{stem}.json").unlink(missing_ok=True)
+    for path, reason in summary.failed.items():
+        record = folder / f"{Path(path).stem}.json"
+        previous = json.loads(record.read_text()) if record.is_file() else {}
+        folder.mkdir(exist_ok=True)
+        atomic_write_bytes(record, json.dumps({
+            "shard": str(path), "reason": reason, "failed_runs": previous.get("failed_runs", 0) + 1,
+            "last_failed_at": datetime.now(UTC).isoformat(timespec="seconds")}, indent=2).encode())

@@ -1,5 +1,7 @@
 """The `safecurate` command as a user runs it: exit codes, messages, the sample corpus."""
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -44,3 +46,21 @@ def test_failed_shard_makes_curate_exit_1_with_a_summary(ray_local, write_shard,
     assert "1 shard(s) committed" in result.output and "1 failed" in result.output
     assert "junk.parquet: not a readable Parquet file" in result.output
     assert (tmp_path / "out" / "_manifest" / "fine.json").exists()
+    record = json.loads((tmp_path / "out" / "_failed" / "junk.json").read_text())
+    assert record["failed_runs"] == 1 and "not a readable Parquet file" in record["reason"]
+
+    again = runner.invoke(app, ["curate", "--shards", str(tmp_path / "in" / "*.parquet"), "--out",
+                                str(tmp_path / "out"), "--no-progress", "--set", "scoring.llm.enabled=false",
+                                "--set", "generation.enabled=false"])
+    assert again.exit_code == 1 and "1 skipped as already committed" in again.output
+    assert json.loads((tmp_path / "out" / "_failed" / "junk.json").read_text())["failed_runs"] == 2
+
+    (tmp_path / "in" / "junk.parquet").unlink()
+    write_shard("junk", {"text": ["Fixed now: a note about the weather."] * 2})
+    fixed = runner.invoke(app, ["curate", "--shards", str(tmp_path / "in" / "*.parquet"), "--out",
+                                str(tmp_path / "out"), "--no-progress", "--set", "scoring.llm.enabled=false",
+                                "--set", "generation.enabled=false"])
+    assert fixed.exit_code == 0 and "1 shard(s) committed" in fixed.output  # only the failed one is redone
+    assert "1 skipped as already committed" in fixed.output
+    assert (tmp_path / "out" / "_manifest" / "junk.json").exists()
+    assert not (tmp_path / "out" / "_failed" / "junk.json").exists()
