@@ -15,7 +15,7 @@ def _svg(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # same card, same bytes
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
@@ -27,7 +27,8 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})  # text stays text: searchable, small
+    # text stays text (searchable, small); fixed element ids
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "safecurate"})
     return plt
 
 
