@@ -251,6 +251,14 @@ def submit(
     """Submit `curate` to a Ray cluster as a Ray job (the project travels as its working directory)."""
     from cluster import submit as jobs
 
+    if config is not None:  # the project folder travels as the job's working directory: so must the config
+        local = Path(config).resolve()
+        if local.is_file() and not local.is_relative_to(jobs.PROJECT):
+            typer.echo(f"error: {config} is outside the project folder {jobs.PROJECT}, which is all a job carries: "
+                       "copy it into the project (e.g. cluster/) or pass settings with --set", err=True)
+            raise typer.Exit(2)
+        if local.is_file():
+            config = str(local.relative_to(jobs.PROJECT))
     job_id = jobs.submit(address, jobs.curate_entrypoint(shards, out, config, set_))
     typer.echo(f"submitted job {job_id}")
     if follow:

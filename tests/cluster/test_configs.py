@@ -51,3 +51,15 @@ def test_the_job_command_line_keeps_globs_and_overrides_intact():
     assert shlex.split(line) == ["python", "-m", "curation.cli", "curate", "--shards", "/data/web/*.parquet", "--out",
                                  "/data/out dir", "--address", "auto", "--no-progress", "--config", "cluster/gpu.yaml",
                                  "--set", "routing.keep_max=1"]
+
+
+def test_submit_refuses_a_config_the_job_cannot_carry(tmp_path):
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    outside = tmp_path / "mine.yaml"
+    outside.write_text("seed: 3\n")
+    result = CliRunner().invoke(app, ["submit", "--shards", "/data/*.parquet", "--out", "/data/out",
+                                      "--address", "http://127.0.0.1:1", "--config", str(outside)])
+    assert result.exit_code == 2 and "outside the project folder" in result.output
