@@ -26,10 +26,19 @@ TEXTS = ["Preheat the oven and butter a loaf tin, then bake the banana bread for
          "Those people are vermin and should be wiped out, every last one of them."]
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never the same one twice in this session (the OS may hand a just-closed
+    ephemeral port out again, and two Ray ports on one number fail the node's start)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def kill(marker: str) -> None:
