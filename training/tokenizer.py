@@ -10,11 +10,9 @@ is both the beginning- and end-of-text token of a pretrained (not chat) model.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from curation.files import atomic_directory
 from curation.markers import SPECIAL_TOKENS
 
 DOCUMENT_SEPARATOR = "<|endoftext|>"
@@ -45,16 +43,10 @@ def build_tokenizer(dest: str | Path, base: str | Path | None = None) -> Path:
     settings.update({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": DOCUMENT_SEPARATOR,
                      "eos_token": DOCUMENT_SEPARATOR, "unk_token": DOCUMENT_SEPARATOR, "pad_token": DOCUMENT_SEPARATOR,
                      "add_bos_token": False, "clean_up_tokenization_spaces": False})
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    with atomic_directory(dest) as tmp:
         tokenizer.save(str(tmp / "tokenizer.json"))
         (tmp / "tokenizer_config.json").write_text(json.dumps(settings, indent=2) + "\n")
         check_special_tokens(tmp)
-        tmp.chmod(0o755)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
