@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -23,6 +22,7 @@ from curation.engine import (
     shutdown,
 )
 from curation.gates import check, score_problem
+from curation.seeds import draw
 
 PROMPTS = Path(__file__).parent / "prompts"
 SAFEWEB = {name: Template((PROMPTS / "safeweb" / f"{name}.txt").read_text()) for name in SAFEWEB_TEMPLATES}
@@ -70,12 +70,6 @@ class Draft:
     template: str | None = None
     score: int | None = None
     """The safety score of `text` (or of the failed text, when it got as far as being scored)."""
-
-
-def draw(seed: int, key: str, purpose: str) -> int:
-    """A 31-bit integer that depends only on (seed, key, purpose): the same in every process and batching."""
-    digest = hashlib.sha256(f"{purpose}\0{seed}\0{key}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") >> 1
 
 
 def pick_template(templates: list[str], seed: int, doc_id: str) -> str:

@@ -7,7 +7,6 @@ train/validation split and the harmfulness tags, so the same config gives the sa
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curation.markers import HARM_TAG
+from curation.seeds import unit
 from training.config import TrainConfig
 from training.tags import is_unsafe, tag_document
 
@@ -34,12 +34,6 @@ class Document:
     text: str
     score: int | None = None
     """The source document's safety_score (scored sources only)."""
-
-
-def unit(seed: int, key: str, purpose: str) -> float:
-    """A number in [0, 1) that depends only on (seed, key, purpose)."""
-    digest = hashlib.sha256(f"{purpose}\0{seed}\0{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def committed_shards(data_dir: Path) -> list[str]:
