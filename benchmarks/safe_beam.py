@@ -22,8 +22,7 @@ from pathlib import Path
 
 import torch
 
-from curation.markers import HARM_TAG
-from decoding.evaluate import DATA, load_prompts
+from decoding.evaluate import DATA, load_prompts, tag_token_id
 from decoding.safe_beam import safe_beam_search
 
 
@@ -32,8 +31,8 @@ def measure(model_dir: Path, prompts: list[str], beams: int, top_ns: list[int], 
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
-    tag = tokenizer.convert_tokens_to_ids(HARM_TAG)
-    has_tag = isinstance(tag, int) and tag != tokenizer.unk_token_id
+    tag = tag_token_id(tokenizer)
+    has_tag = tag is not None
     tag = tag if has_tag else tokenizer.eos_token_id
     eos = tokenizer.eos_token_id
     runs: dict[str, dict] = {}

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from curation.config import Config, ConfigError, load_config
+from curation.config import Config, ConfigError, load_yaml_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Safety curation of web-text shards: score, route, commit, report; and training on them.")
@@ -19,9 +19,10 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML con
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override: dotted.key=value (repeatable).")]
 
 
-def _config(path: Path | None, overrides: list[str] | None) -> Config:
+def _config(path: Path | None, overrides: list[str] | None, model: type = Config):
+    """The config tree of type `model` from YAML and overrides; a bad one is a one-line error and exit 2."""
     try:
-        return load_config(path, overrides)
+        return load_yaml_model(model, path, overrides)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -156,8 +157,6 @@ def train(
 
     import yaml
 
-    from curation.config import load_yaml_model
-
     if importlib.util.find_spec("litgpt") is None:
         typer.echo("error: training needs litgpt, installed apart from the LLM engine: `make train` builds "
                    ".venv-train (or pip install -e '.[train]' in an environment without vllm)", err=True)
@@ -173,11 +172,7 @@ def train(
             typer.echo(f"error: cannot read mixture {mixture}: {exc}", err=True)
             raise typer.Exit(2) from None
         overrides.insert(0, f"mixture={json.dumps(weights)}")
-    try:
-        cfg = load_yaml_model(TrainConfig, config, overrides)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    cfg = _config(config, overrides, TrainConfig)
     try:
         run(cfg, data, out, say=typer.echo)
     except (FileNotFoundError, ValueError) as exc:

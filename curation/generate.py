@@ -150,6 +150,8 @@ class Generator:
         candidates = 1 if kind == "refuseweb" else gates.candidates
         drafts: list[Draft | None] = [None] * len(ids)
         tokens = [0] * len(ids)
+        # what each text is measured against: the document as the generator saw it (an article: its dialogue)
+        made_from = sources if kind == "moral_education" else [self.gate_source(source) for source in sources]
         todo = list(range(len(ids)))
         for attempt in range(gates.retries + 1):
             if not todo:
@@ -159,8 +161,7 @@ class Generator:
             reasons = []
             for i, reply in tries:
                 tokens[i] += reply.tokens
-                made_from = sources[i] if kind == "moral_education" else self.gate_source(sources[i])
-                reasons.append(check(kind, made_from, reply.text, gates))
+                reasons.append(check(kind, made_from[i], reply.text, gates))
             passed = [t for t, reason in enumerate(reasons) if reason is None]
             scores = [None] * len(tries)
             if score and passed:

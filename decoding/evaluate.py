@@ -61,6 +61,12 @@ def load_prompts(path: str | Path) -> list[str]:
     return prompts
 
 
+def tag_token_id(tokenizer) -> int | None:
+    """The id of the harmfulness tag in a Hugging Face tokenizer; None when the vocabulary has no such token."""
+    tag = tokenizer.convert_tokens_to_ids(HARM_TAG)
+    return tag if isinstance(tag, int) and tag != tokenizer.unk_token_id else None
+
+
 def is_refusal(text: str) -> bool:
     """Whether a completion declines: one of the refusal phrases within its first 120 characters."""
     opening = " ".join(text.lower().split())[:120]
@@ -76,8 +82,7 @@ class Decoder:
         self.settings = settings
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
-        tag = self.tokenizer.convert_tokens_to_ids(HARM_TAG)
-        self.tag_id = tag if isinstance(tag, int) and tag != self.tokenizer.unk_token_id else None
+        self.tag_id = tag_token_id(self.tokenizer)
         self.chat = settings.chat if settings.chat is not None else bool(self.tokenizer.chat_template)
 
     def prompt_ids(self, prompt: str) -> list[int]:
