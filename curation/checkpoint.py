@@ -10,15 +10,13 @@ final outputs still appear only at the commit.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import uuid
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curation.files import TMP_MARK, atomic_write_parquet
+from curation.files import TMP_MARK
+from curation.storage import Store
 
 CHECKPOINT_DIR = "_checkpoints"
 KEY_COLUMNS = ("shard", "row_index", "text_sha", "route")
@@ -31,8 +29,9 @@ def text_digest(text: str) -> str:
 class Checkpoints:
     """The generated rows checkpointed for one config, loaded per shard on first use."""
 
-    def __init__(self, out: str | Path, config_hash: str):
-        self.root = Path(out) / CHECKPOINT_DIR / config_hash
+    def __init__(self, out: str | Store, config_hash: str):
+        self.store = out if isinstance(out, Store) else Store(out)
+        self.root = f"{CHECKPOINT_DIR}/{config_hash}"
         self._rows: dict[str, dict[int, dict]] = {}
 
     def lookup(self, shard: str, row_index: int, text: str, route: str) -> dict | None:
@@ -48,15 +47,14 @@ class Checkpoints:
         """Write finished rows (KEY_COLUMNS + generated columns), one file per shard."""
         for shard in set(rows["shard"].to_pylist()):
             part = rows.filter(pc.equal(rows["shard"], shard))
-            folder = self.root / shard
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_parquet(folder / f"part-{uuid.uuid4().hex}.parquet", part)
+            self.store.write_parquet(f"{self.root}/{shard}/part-{uuid.uuid4().hex}.parquet", part)
 
     def _load(self, shard: str) -> dict[int, dict]:
         rows: dict[int, dict] = {}
-        for path in sorted((self.root / shard).glob("part-*.parquet")):
+        folder = f"{self.root}/{shard}"
+        for name in self.store.names(folder, ".parquet"):
             try:
-                table = pq.read_table(path)
+                table = self.store.read_parquet(f"{folder}/{name}")
             except (OSError, pa.ArrowInvalid):
                 continue  # unreadable: those rows are generated again
             for row in table.to_pylist():
@@ -64,21 +62,22 @@ class Checkpoints:
         return rows
 
 
-def remove_checkpoints(out: str | Path, shard: str) -> None:
+def remove_checkpoints(store: Store, shard: str) -> None:
     """Drop a committed shard's checkpoints, under every config hash."""
-    root = Path(out) / CHECKPOINT_DIR
-    for folder in root.glob(f"*/{shard}"):
-        shutil.rmtree(folder, ignore_errors=True)
-    for folder in [*root.glob("*"), root]:  # empty config folders, then the root itself
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # not empty (another shard's checkpoints) or already gone
+    for config_hash in store.subfolders(CHECKPOINT_DIR):
+        store.delete_folder(f"{CHECKPOINT_DIR}/{config_hash}/{shard}")
+    if store.local:  # empty config folders, then the root itself (object stores have no empty folders)
+        root = store.folder(CHECKPOINT_DIR)
+        for folder in [*root.glob("*"), root]:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty (another shard's checkpoints) or already gone
 
 
-def clean_checkpoint_temporaries(out: str | Path) -> int:
+def clean_checkpoint_temporaries(store: Store) -> int:
     removed = 0
-    for tmp in (Path(out) / CHECKPOINT_DIR).glob(f"*/*/.*{TMP_MARK}*"):
+    for tmp in store.folder(CHECKPOINT_DIR).glob(f"*/*/.*{TMP_MARK}*"):
         tmp.unlink(missing_ok=True)
         removed += 1
     return removed

@@ -30,8 +30,10 @@ def _config(path: Path | None, overrides: list[str] | None, model: type = Config
 
 @app.command()
 def curate(
-    shards: Annotated[str, typer.Option(help="Input shards: a glob, a file, or a directory of .parquet files.")],
-    out: Annotated[Path, typer.Option(help="Output folder (scored/, rejects/, reports/, _manifest/).")],
+    shards: Annotated[str, typer.Option(help="Input shards: a glob, a file, or a directory of .parquet files; "
+                                             "local paths or URIs (s3://bucket/shards/*.parquet).")],
+    out: Annotated[str, typer.Option(help="Output folder (scored/, rejects/, reports/, _manifest/): a local "
+                                          "path or a URI (s3://bucket/out).")],
     config: ConfigOpt = None,
     set_: SetOpt = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
@@ -42,7 +44,7 @@ def curate(
 
     cfg = _config(config, (set_ or []) + ([f"ray.address={address}"] if address else []))
     try:
-        summary = run_curation(shards, str(out), cfg, progress=progress)
+        summary = run_curation(shards, out, cfg, progress=progress)
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -98,7 +100,7 @@ def sample(out: Annotated[Path, typer.Option(help="Folder for the sample shards.
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Argument(help="A curation output folder.")],
+    out: Annotated[str, typer.Argument(help="A curation output folder (a path or a URI such as s3://bucket/out).")],
     shard: Annotated[str | None, typer.Option(help="Print this shard's card instead of merging.")] = None,
 ) -> None:
     """Merge every committed shard's card into OUT/report.{json,md,html} and print a summary."""
@@ -106,19 +108,21 @@ def report(
     from rich.table import Table
 
     from curation.corpus import write_corpus_card
+    from curation.storage import Store
 
     console = Console()
+    store = Store(out)
     if shard is not None:
-        card = out / "reports" / f"{shard}.md"
-        if not card.exists():
+        card = store.read_bytes(f"reports/{shard}.md")
+        if card is None:
             typer.echo(f"error: no card for shard {shard!r} in {out}/reports", err=True)
             raise typer.Exit(2)
-        console.print(card.read_text(), markup=False, highlight=False)
+        console.print(card.decode(), markup=False, highlight=False)
         return
-    if not (out / "_manifest").is_dir():
-        typer.echo(f"error: {out} holds no committed shard (no _manifest/)", err=True)
+    if not store.names("_manifest", ".json"):
+        typer.echo(f"error: {out} holds no committed shard (nothing in _manifest/)", err=True)
         raise typer.Exit(2)
-    card = write_corpus_card(out)
+    card = write_corpus_card(store)
     table = Table(title=f"{card['shards']} shards, {card['tokens']} tokens, "
                         f"{100 * card['unsafe_fraction']:.1f}% of scored rows score 4-5")
     for column in ("shard", "rows in", "scored", "rejected", "unsafe", "keep", "rephrase", "refuse"):

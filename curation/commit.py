@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,11 +13,13 @@ import pyarrow.parquet as pq
 from curation import __version__
 from curation.checkpoint import clean_checkpoint_temporaries, remove_checkpoints
 from curation.config import Config
-from curation.files import TMP_MARK, atomic_write_bytes, atomic_write_parquet
+from curation.faults import fault_point
+from curation.files import TMP_MARK
 from curation.report import build_card, card_markdown
 from curation.report_html import card_html
 from curation.route import routes, safety_scores
 from curation.shards import Shard, derived_ids, validate_texts
+from curation.storage import Store, read_location
 
 MANIFEST_VERSION = 1
 GENERATED_DIRS = ("safeweb", "refuseweb", "moral_education", "reflections")
@@ -68,33 +69,31 @@ SCORE_SCHEMA = pa.schema([
 ])
 
 
-def clean_temporaries(out: Path) -> int:
-    """Remove half-written files a killed run left behind; they never carry a final name."""
+def clean_temporaries(store: Store) -> int:
+    """Remove half-written files a killed run left behind in a local folder; they never carry a final name
+    (object stores never show an object whose upload did not complete)."""
+    if not store.local:
+        return 0
     removed = 0
     for folder in OUTPUT_DIRS:
-        for tmp in (out / folder).glob(f".*{TMP_MARK}*"):
+        for tmp in store.folder(folder).glob(f".*{TMP_MARK}*"):
             tmp.unlink(missing_ok=True)
             removed += 1
-    return removed + clean_checkpoint_temporaries(out)
+    return removed + clean_checkpoint_temporaries(store)
 
 
-def manifest_path(out: Path, stem: str) -> Path:
-    return out / "_manifest" / f"{stem}.json"
+def manifest_path(stem: str) -> str:
+    return f"_manifest/{stem}.json"
 
 
-def file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_digest(location: str) -> str:
+    return hashlib.sha256(read_location(location)).hexdigest()
 
 
-def is_committed(out: Path, shard: Shard, config_hash: str) -> bool:
+def is_committed(store: Store, shard: Shard, config_hash: str) -> bool:
     """True when the shard's manifest matches its input and config and its outputs exist."""
-    path = manifest_path(out, shard.stem)
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(store.read_bytes(manifest_path(shard.stem)) or b"")
     except (OSError, ValueError):
         return False
     source = manifest.get("input", {})
@@ -102,7 +101,7 @@ def is_committed(out: Path, shard: Shard, config_hash: str) -> bool:
         return False
     if source.get("mtime_ns") != shard.mtime_ns and source.get("sha256") != file_digest(shard.path):
         return False
-    return all((out / rel).exists() for rel in manifest.get("outputs", {}).values())
+    return all(store.exists(rel) for rel in manifest.get("outputs", {}).values())
 
 
 def _preview(value, limit: int) -> str | None:
@@ -221,8 +220,9 @@ def generated_outputs(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config
 def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     """Write every output of one shard under a temporary name, rename into place, manifest last."""
     started = time.time()
-    out = Path(out)
-    source = pq.read_table(shard.path)
+    store = Store(out)
+    data = read_location(shard.path)  # read once: the rows and the digest recorded in the manifest
+    source = pq.read_table(pa.BufferReader(data))
     scores = scores.sort_by("row_index")  # split_outputs and generated_outputs align rows by position
     scored, rejects = split_outputs(shard, source, scores, cfg)
     ids = _source_ids(shard, source, cfg)
@@ -241,21 +241,21 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
         "report_md": f"reports/{shard.stem}.md",
         "report_html": f"reports/{shard.stem}.html",
     }
-    for folder in OUTPUT_DIRS:
-        (out / folder).mkdir(parents=True, exist_ok=True)
-    atomic_write_parquet(out / outputs["scored"], scored)
-    atomic_write_parquet(out / outputs["rejects"], rejects)
+    store.make_folders(*OUTPUT_DIRS)
+    store.write_parquet(outputs["scored"], scored)
+    store.write_parquet(outputs["rejects"], rejects)
     for name, table in generated.items():
-        atomic_write_parquet(out / outputs[name], table)
+        store.write_parquet(outputs[name], table)
+    fault_point("commit.outputs_written")
     card["seconds"]["commit"] = round(time.time() - started, 3)
-    atomic_write_bytes(out / outputs["report_json"], (json.dumps(card, indent=2) + "\n").encode())
-    atomic_write_bytes(out / outputs["report_md"], card_markdown(card).encode())
-    atomic_write_bytes(out / outputs["report_html"], card_html(card).encode())
+    store.write_bytes(outputs["report_json"], (json.dumps(card, indent=2) + "\n").encode())
+    store.write_bytes(outputs["report_md"], card_markdown(card).encode())
+    store.write_bytes(outputs["report_html"], card_html(card).encode())
     manifest = {
         "schema_version": MANIFEST_VERSION,
         "shard": shard.stem,
         "input": {"path": shard.path, "size": shard.size, "mtime_ns": shard.mtime_ns,
-                  "sha256": file_digest(shard.path), "rows": shard.num_rows},
+                  "sha256": hashlib.sha256(data).hexdigest(), "rows": shard.num_rows},
         "config_hash": cfg.content_hash(),
         "config": cfg.model_dump(mode="json"),
         "counts": card["rows"],
@@ -266,6 +266,7 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
         "safecurate_version": __version__,
         "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    atomic_write_bytes(manifest_path(out, shard.stem), (json.dumps(manifest, indent=2) + "\n").encode())
-    remove_checkpoints(out, shard.stem)  # committed: the final outputs hold every generated row
+    store.write_bytes(manifest_path(shard.stem), (json.dumps(manifest, indent=2) + "\n").encode(),
+                      before_rename=lambda: fault_point("commit.manifest_temp"))
+    remove_checkpoints(store, shard.stem)  # committed: the final outputs hold every generated row
     return manifest

@@ -10,19 +10,20 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from curation.files import atomic_write_bytes
+from curation.storage import Store
 
 CORPUS_VERSION = 1
 GENERATION_COUNTS = ("routed", "written", "passed_on_retry", "tokens")
 
 
-def shard_cards(out: Path) -> list[dict]:
+def shard_cards(out: str | Path | Store) -> list[dict]:
     """The cards of the shards committed in `out` (those with a manifest), by shard name."""
+    store = out if isinstance(out, Store) else Store(out)
     cards = []
-    for manifest in sorted((out / "_manifest").glob("*.json")):
-        card = out / "reports" / f"{manifest.stem}.json"
-        if card.exists():
-            cards.append(json.loads(card.read_text()))
+    for manifest in store.names("_manifest", ".json"):
+        card = store.read_bytes(f"reports/{manifest}")
+        if card is not None:
+            cards.append(json.loads(card))
     return cards
 
 
@@ -88,14 +89,15 @@ def merge_cards(cards: list[dict]) -> dict:
     return merged
 
 
-def write_corpus_card(out: Path) -> dict:
+def write_corpus_card(out: str | Path | Store) -> dict:
     """Merge the committed shards' cards of `out` and write OUT/report.json, .md and .html."""
     from curation.report_html import corpus_html
 
-    card = merge_cards(shard_cards(out))
-    atomic_write_bytes(out / "report.json", (json.dumps(card, indent=2) + "\n").encode())
-    atomic_write_bytes(out / "report.md", corpus_markdown(card).encode())
-    atomic_write_bytes(out / "report.html", corpus_html(card).encode())
+    store = out if isinstance(out, Store) else Store(out)
+    card = merge_cards(shard_cards(store))
+    store.write_bytes("report.json", (json.dumps(card, indent=2) + "\n").encode())
+    store.write_bytes("report.md", corpus_markdown(card).encode())
+    store.write_bytes("report.html", corpus_html(card).encode())
     return card
 
 

@@ -21,12 +21,14 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, before_rename=None) -> None:
     tmp = temporary_name(path)
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    if before_rename is not None:
+        before_rename()
     os.replace(tmp, path)
 
 

@@ -13,16 +13,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation import faults
 from curation.commit import GENERATED, SCORE_SCHEMA, clean_temporaries, commit_shard, is_committed, manifest_path
 from curation.config import Config, StageResources
-from curation.files import atomic_write_bytes
+from curation.faults import fault_point
 from curation.route import routes, safety_scores
-from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks
+from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks, shard_stem
+from curation.storage import Store
 
 log = logging.getLogger("safecurate")
 
@@ -32,6 +33,7 @@ log = logging.getLogger("safecurate")
 def read_stage(batch: pa.Table, cfg: dict) -> pa.Table:
     """CPU task: read and validate the rows of each read task in the batch."""
     input_cfg = Config.model_validate(cfg).input
+    fault_point("read.task")
     return pa.concat_tables([read_task_rows(task, input_cfg) for task in batch.to_pylist()])
 
 
@@ -56,20 +58,26 @@ class EmbedStage:
 
             self.reflector = Reflector(self.classifier, config.reflections)
 
+    def _score(self, texts: list[str]):
+        for text in texts:
+            fault_point("embed.row", text)
+        return self.classifier.score(texts)
+
     def __call__(self, batch: pa.Table) -> pa.Table:
+        fault_point("embed.batch")
         started = time.perf_counter()
         valid = [i for i, r in enumerate(batch["reason"].to_pylist()) if r is None]
         texts = batch["text"].to_pylist()
         reasons = batch["reason"].to_pylist()
         scores, unsafe, tokens = [None] * batch.num_rows, [None] * batch.num_rows, [None] * batch.num_rows
         try:
-            results = zip(valid, *self.classifier.score([texts[i] for i in valid]), strict=True)
+            results = list(zip(valid, *self._score([texts[i] for i in valid]), strict=True))
         except Exception:  # noqa: BLE001 - retry row by row so one bad row cannot sink its batch
             log.exception("embedding classifier failed on a batch; scoring its rows one by one")
             results = []
             for i in valid:
                 try:
-                    results.append((i, *(values[0] for values in self.classifier.score([texts[i]]))))
+                    results.append((i, *(values[0] for values in self._score([texts[i]]))))
                 except Exception as exc:  # noqa: BLE001 - this row goes to rejects with the error
                     reasons[i] = f"embed_error:{type(exc).__name__}"
         for i, score, p_unsafe, count in results:
@@ -111,6 +119,7 @@ class LLMStage:
         self.scorer = RubricScorer(config.scoring.llm, seed=config.seed)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        fault_point("llm.batch")
         started = time.perf_counter()
         n = batch.num_rows
         valid = [i for i, r in enumerate(batch["reason"].to_pylist()) if r is None]
@@ -161,6 +170,7 @@ class GenerateStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         from curation.checkpoint import text_digest
 
+        fault_point("generate.batch")
         started = time.perf_counter()
         view = score_columns(batch)
         route = routes(safety_scores(view["embed_score"], view["llm_score"], view["llm_confidence"], self.cfg),
@@ -310,7 +320,7 @@ def _actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, **kwargs)
     thread, and vLLM's CPU attention fails when the thread that builds its metadata and the one that
     runs the kernel disagree (Ray sets OMP_NUM_THREADS=1 for actors with fractional CPUs)."""
     threads = _threads(res)
-    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")} | faults.environment()
     return ds.map_batches(stage, batch_size=res.batch_size, batch_format="pyarrow",
                           fn_constructor_kwargs={"cfg": cfg_json, "threads": threads, **kwargs},
                           compute=_pool(res), num_cpus=res.num_cpus, num_gpus=res.num_gpus,
@@ -352,17 +362,17 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
     from tqdm import tqdm
 
     started = time.time()
-    out_dir = Path(out).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean_temporaries(out_dir)
+    store = Store(out)
+    store.make_folders("")
+    clean_temporaries(store)
     summary = RunSummary()
     config_hash = cfg.content_hash()
     todo = []
     for shard in plan_shards(pattern, cfg, summary):
-        if is_committed(out_dir, shard, config_hash):
+        if is_committed(store, shard, config_hash):
             summary.skipped.append(shard.stem)
         else:
-            manifest_path(out_dir, shard.stem).unlink(missing_ok=True)  # uncommitted until redone
+            store.delete(manifest_path(shard.stem))  # uncommitted until redone
             todo.append(shard)
     bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None,
                desc="curating")
@@ -371,7 +381,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         say(f"skipping {len(summary.skipped)} committed shard(s)")
     if not todo:
         bar.close()
-        record_failures(out_dir, summary)
+        record_failures(store, summary)
         summary.seconds = time.time() - started
         return summary
 
@@ -391,7 +401,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
 
         def submit(stem: str) -> None:
             scores = pa.concat_tables(parts.pop(stem)) if parts[stem] else SCORE_SCHEMA.empty_table()
-            pending[commit.remote(by_stem[stem], scores, cfg_ref, str(out_dir))] = by_stem[stem]
+            pending[commit.remote(by_stem[stem], scores, cfg_ref, store.location)] = by_stem[stem]
 
         def collect(block: bool) -> None:
             while pending:
@@ -409,7 +419,8 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
                 submit(shard.stem)
         live = [s for s in todo if s.num_rows]
         if live:
-            for batch in build_dataset(live, cfg, str(out_dir)).iter_batches(batch_format="pyarrow", batch_size=None):
+            for batch in build_dataset(live, cfg, store.location).iter_batches(batch_format="pyarrow", batch_size=None):
+                fault_point("driver.batch")
                 batch = score_columns(batch)
                 for stem in pc.unique(batch["shard"]).to_pylist():
                     part = batch.filter(pc.equal(batch["shard"], stem))
@@ -427,21 +438,19 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         bar.close()
         if started_ray:
             ray.shutdown()
-    record_failures(out_dir, summary)
+    record_failures(store, summary)
     summary.seconds = time.time() - started
     return summary
 
 
-def record_failures(out_dir: Path, summary: RunSummary) -> None:
+def record_failures(store: Store, summary: RunSummary) -> None:
     """`OUT/_failed/S.json` for each shard that failed this run (reason, when, how many runs in a row it has
     failed); the record of a shard that committed is removed. A re-run redoes exactly the uncommitted shards."""
-    folder = out_dir / "_failed"
     for stem in summary.committed:
-        (folder / f"{stem}.json").unlink(missing_ok=True)
+        store.delete(f"_failed/{stem}.json")
     for path, reason in summary.failed.items():
-        record = folder / f"{Path(path).stem}.json"
-        previous = json.loads(record.read_text()) if record.is_file() else {}
-        folder.mkdir(exist_ok=True)
-        atomic_write_bytes(record, json.dumps({
+        record = f"_failed/{shard_stem(path)}.json"
+        previous = json.loads(store.read_bytes(record) or b"{}")
+        store.write_bytes(record, json.dumps({
             "shard": str(path), "reason": reason, "failed_runs": previous.get("failed_runs", 0) + 1,
             "last_failed_at": datetime.now(UTC).isoformat(timespec="seconds")}, indent=2).encode())

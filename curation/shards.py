@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -11,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.config import InputConfig
+from curation.storage import file_info, find_files, name_of, open_input
 
 # Columns every row carries through the Ray pipeline (the input's other columns stay on disk).
 STREAM_SCHEMA = pa.schema([
@@ -43,18 +42,17 @@ class Shard:
 
 
 def find_shards(pattern: str) -> list[str]:
-    """Files matching a glob (or a single file / a directory of .parquet files), sorted."""
-    if os.path.isdir(pattern):
-        pattern = os.path.join(pattern, "*.parquet")
-    paths = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    """Files matching a glob (or a single file / a folder of .parquet files), sorted: local paths made
+    absolute, or URIs of any filesystem pyarrow supports (`s3://bucket/shards/*.parquet`), listed once."""
+    paths = find_files(pattern)
     if not paths:
         raise FileNotFoundError(f"no input shards match {pattern!r}")
-    return [os.path.abspath(p) for p in paths]
+    return paths
 
 
 def shard_stem(path: str) -> str:
     """The output name of a shard: its file name without `.parquet`, safe as a file name."""
-    name = os.path.basename(path)
+    name = name_of(path)
     stem = name[: -len(".parquet")] if name.endswith(".parquet") else name
     stem = re.sub(r"[^A-Za-z0-9._=-]", "_", stem).lstrip(".")
     return stem or "shard"
@@ -63,8 +61,9 @@ def shard_stem(path: str) -> str:
 def inspect_shard(path: str, cfg: InputConfig) -> Shard:
     """Read the footer: row counts and schema. Raises ShardError for an unreadable file."""
     try:
-        stat = os.stat(path)
-        meta = pq.ParquetFile(path).metadata
+        info = file_info(path)
+        with open_input(path) as handle:
+            meta = pq.ParquetFile(handle).metadata
     except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unusable
         raise ShardError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
     names = meta.schema.to_arrow_schema().names
@@ -72,8 +71,8 @@ def inspect_shard(path: str, cfg: InputConfig) -> Shard:
         raise ShardError(path, f"no text column {cfg.text_column!r} (columns: {', '.join(names)}); "
                                "set input.text_column")
     groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    return Shard(path=path, stem=shard_stem(path), num_rows=meta.num_rows, size=stat.st_size,
-                 mtime_ns=stat.st_mtime_ns, row_groups=groups)
+    return Shard(path=path, stem=shard_stem(path), num_rows=meta.num_rows, size=info.size,
+                 mtime_ns=info.mtime_ns or 0, row_groups=groups)
 
 
 def read_tasks(shard: Shard, rows_per_task: int) -> list[dict]:
@@ -122,7 +121,8 @@ def read_task_rows(task: dict, cfg: InputConfig) -> pa.Table:
     """Rows of one read task in the stream schema; an unreadable row group rejects its rows."""
     count = task["stop"] - task["start"]
     try:
-        table = pq.ParquetFile(task["path"]).read_row_group(task["row_group"], columns=[cfg.text_column])
+        with open_input(task["path"]) as handle:
+            table = pq.ParquetFile(handle).read_row_group(task["row_group"], columns=[cfg.text_column])
         texts, reasons = validate_texts(table.column(0).slice(task["start"], count).combine_chunks(), cfg)
     except Exception as exc:  # noqa: BLE001 - a corrupt page loses its rows to rejects, not the run
         texts = [None] * count

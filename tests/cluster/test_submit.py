@@ -1,5 +1,6 @@
 """A curation job submitted through Ray's Jobs API to a real two-node Ray cluster on this machine."""
 
+import json
 import os
 import signal
 import socket
@@ -116,6 +117,26 @@ def test_a_job_submitted_to_a_two_node_cluster_commits_what_a_local_run_commits(
 def test_a_failing_job_reports_failed(cluster, tmp_path):
     job_id = jobs.submit(cluster, jobs.curate_entrypoint(str(tmp_path / "nothing*.parquet"), str(tmp_path / "o")))
     assert jobs.wait(cluster, job_id, timeout=300) == "FAILED"
+
+
+def test_a_resubmission_redoes_only_the_shard_that_failed(cluster, write_shard, tmp_path):
+    write_shard("a", {"id": [f"a{i}" for i in range(8)], "text": [f"{TEXTS[i % 4]} ({i})" for i in range(8)]})
+    (tmp_path / "in" / "junk.parquet").write_bytes(b"not a parquet file")
+    shards, out = str(tmp_path / "in" / "*.parquet"), tmp_path / "remote"
+    first = jobs.submit(cluster, jobs.curate_entrypoint(shards, str(out), overrides=OPTIONS))
+    assert jobs.wait(cluster, first, timeout=600) == "FAILED"  # a shard failed: the job says so
+    record = json.loads((out / "_failed" / "junk.json").read_text())
+    assert "not a readable Parquet file" in record["reason"] and record["failed_runs"] == 1
+    committed = (out / "_manifest" / "a.json").read_bytes()
+
+    write_shard("junk", {"id": ["j0", "j1"], "text": TEXTS[:2]})  # the user mends the shard and resubmits
+    second = jobs.submit(cluster, jobs.curate_entrypoint(shards, str(out), overrides=OPTIONS))
+    assert jobs.wait(cluster, second, timeout=600) == "SUCCEEDED", jobs.logs(cluster, second)[-3000:]
+    logs = jobs.logs(cluster, second)
+    assert "skipping 1 committed shard(s)" in logs and "committed junk" in logs and "committed a:" not in logs
+    assert (out / "_manifest" / "a.json").read_bytes() == committed
+    assert pq.read_table(out / "scored" / "junk.parquet").num_rows == 2
+    assert not (out / "_failed" / "junk.json").exists()
 
 
 def node_running_an_actor(address: str, timeout: float = 300) -> str:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
+from curation.faults import kill_session
 from curation.pipeline import run_curation
 
 pytestmark = pytest.mark.timeout(300)
@@ -159,7 +159,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(write_shard, tmp_path):
     deadline = time.time() + 240
     while time.time() < deadline and not list((out / "_manifest").glob("*.json")):
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local Ray die mid-run
+    kill_session(proc.pid)  # the driver and its local Ray (workers included) die mid-run
     proc.wait()
     committed_before = len(list((out / "_manifest").glob("*.json")))
     assert committed_before < 4, "the run finished before it could be killed"

@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
+from curation.faults import kill_session
 from curation.models import tiny_chat_model_dir
 from curation.pipeline import run_curation
 
@@ -115,7 +115,7 @@ def test_a_run_killed_during_generation_reuses_the_finished_rows(write_shard, tm
     while time.time() < deadline and proc.poll() is None and len(list(out.glob("_checkpoints/*/gen/part-*"))) < 2:
         time.sleep(0.05)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray die mid-shard
+        kill_session(proc.pid)  # the driver and its Ray (workers included) die mid-shard
     except ProcessLookupError:
         pass  # it had already stopped: the asserts below say why
     proc.wait()
