@@ -31,7 +31,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-gpu lint head config clean browser
+.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu lint head config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -90,8 +90,11 @@ browser: ## Install Debian's chromium for the HTML card tests (as root; skipped 
 	  echo "chromium is not installed: the HTML rendering tests will be skipped"
 
 test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); training tests in .venv-train
-	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
-	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu" tests/training tests/decoding $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu and not long" $(PYTEST_ARGS)
+	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu and not long" tests/training tests/decoding $(PYTEST_ARGS)
+
+test-reliability: $(STAMP) ## Run the whole reliability suite (long fault-injection runs too) and print its table
+	RELIABILITY_JSON=reliability.json $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
 test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)

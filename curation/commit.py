@@ -18,7 +18,7 @@ from curation.files import TMP_MARK
 from curation.report import build_card, card_markdown
 from curation.report_html import card_html
 from curation.route import routes, safety_scores
-from curation.shards import Shard, derived_ids, validate_texts
+from curation.shards import Shard, raw_values, row_ids, validate_texts
 from curation.storage import Store, read_location
 
 MANIFEST_VERSION = 1
@@ -111,9 +111,35 @@ def _preview(value, limit: int) -> str | None:
     return text[:limit]
 
 
-def _source_ids(shard: Shard, source: pa.Table, cfg: Config) -> pa.ChunkedArray | pa.Array:
+def source_ids(shard: Shard, source: pa.Table, cfg: Config) -> pa.Array:
+    """The rows' ids as strings (see `row_ids`)."""
     id_col = cfg.input.id_column
-    return source[id_col] if id_col in source.column_names else derived_ids(shard.stem, source.num_rows)
+    column = source[id_col].combine_chunks() if id_col in source.column_names else None
+    return pa.array(row_ids(shard.stem, column, source.num_rows), pa.string())
+
+
+REJECTED_COLUMNS = ("reflection_text", *(f"{p}_{c}" for p in GENERATED.values() for c in ("text", "gate")))
+
+
+def reject_duplicate_ids(scores: pa.Table, ids: pa.Array) -> pa.Table:
+    """A valid row whose id an earlier valid row of the shard already has goes to rejects/ (`duplicate_id`) with
+    none of its generated texts: ids stay unique in every output."""
+    seen: set[str] = set()
+    reasons = scores["reason"].to_pylist()
+    duplicate = [False] * len(reasons)
+    for i, (key, reason) in enumerate(zip(ids.to_pylist(), reasons, strict=True)):
+        if reason is None:
+            duplicate[i] = key in seen
+            seen.add(key)
+    if not any(duplicate):
+        return scores
+    mask = pa.array(duplicate)
+    scores = scores.set_column(scores.schema.get_field_index("reason"), "reason",
+                               pc.if_else(mask, pa.scalar("duplicate_id"), scores["reason"]))
+    for name in REJECTED_COLUMNS:
+        index = scores.schema.get_field_index(name)
+        scores = scores.set_column(index, name, pc.if_else(mask, pa.scalar(None, scores[name].type), scores[name]))
+    return scores
 
 
 def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
@@ -124,7 +150,7 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
     ):
         raise RuntimeError(f"{shard.path}: got scores for {scores.num_rows} rows, the shard has {source.num_rows}")
     texts, _ = validate_texts(source[text_col].combine_chunks(), cfg.input)
-    ids = _source_ids(shard, source, cfg)
+    ids = source_ids(shard, source, cfg)
     rejected = scores["reason"].is_valid()
     kept = pc.invert(rejected)
 
@@ -141,14 +167,14 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
         "route": routes(safety, cfg),
         "tokens": scores["tokens"],
     }
-    columns.update({c: source[c] for c in passthrough if c not in columns})
+    columns.update({c if c not in columns else f"input_{c}": source[c] for c in passthrough})  # keep clashing ones
     scored = pa.table(columns).filter(kept)
 
     limit = cfg.input.preview_chars
-    previews = [_preview(v, limit) for v in source[text_col].to_pylist()]
+    previews = [_preview(v, limit) for v in raw_values(source[text_col].combine_chunks())]
     rejects = pa.table({
         "row_index": scores["row_index"],
-        "id": pa.array([None if v is None else str(v) for v in ids.to_pylist()], pa.string()),
+        "id": ids,
         "stage": pa.array(["input"] * source.num_rows, pa.string()),
         "reason": scores["reason"],
         "text_preview": pa.array(previews, pa.string()),
@@ -156,15 +182,9 @@ def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config)
     return scored, rejects
 
 
-def _output_ids(shard: Shard, ids: pa.Array) -> pa.Array:
-    """Source ids as strings; a row without an id is named by its position in the shard."""
-    return pa.array([str(v) if v is not None else f"{shard.stem}/{i}" for i, v in enumerate(ids.to_pylist())],
-                    pa.string())
-
-
 def generated_rejects(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config) -> pa.Table:
     """Generated texts that failed the quality gates on every try: one reject row per text, with its stage."""
-    source = _output_ids(shard, ids)
+    source = ids
     parts = []
     for folder, prefix in GENERATED.items():
         failed = scores[f"{prefix}_gate"].is_valid()
@@ -187,7 +207,7 @@ def generated_outputs(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config
     """SafeWeb, RefuseWeb, Moral Education and reflection rows, each pointing at its source row."""
     from curation.generate import substitute_speakers
 
-    source = _output_ids(shard, ids)
+    source = ids
 
     def rows(folder: str, column: str, **extra) -> pa.Table:
         keep = scores[column].is_valid()
@@ -224,8 +244,10 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     data = read_location(shard.path)  # read once: the rows and the digest recorded in the manifest
     source = pq.read_table(pa.BufferReader(data))
     scores = scores.sort_by("row_index")  # split_outputs and generated_outputs align rows by position
+    ids = source_ids(shard, source, cfg)
+    if scores.num_rows == source.num_rows:
+        scores = reject_duplicate_ids(scores, ids)
     scored, rejects = split_outputs(shard, source, scores, cfg)
-    ids = _source_ids(shard, source, cfg)
     generated = generated_outputs(shard, ids, scores, cfg)
     rejects = pa.concat_tables([rejects, generated_rejects(shard, ids, scores, cfg)])
     card = build_card(shard, scored, rejects, scores, cfg, generated)

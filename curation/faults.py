@@ -13,9 +13,9 @@ Points: read.task, embed.batch, embed.row, llm.batch, generate.batch, driver.bat
 batch of scores), commit.outputs_written, commit.manifest_temp (the manifest is written under its temporary
 name, not yet renamed). Actions: `crash` (SIGKILL every process of this session: the driver and its local
 Ray, whose workers each have their own process group), `exit` (SIGKILL this process only),
-`raise` (RuntimeError). `@n` fires on the n-th hit in a process (default 1st). With SAFECURATE_FAULTS_ONCE=DIR a
-fault fires once across all processes and runs (a marker file in DIR), so a restarted actor or a re-run
-goes through. Several faults: separate them with commas.
+`raise` (RuntimeError). `@n` fires on the n-th hit (default 1st), counted in this process, or across all processes
+with SAFECURATE_FAULTS_ONCE=DIR; with it a fault also fires only once across processes and runs (a marker file
+in DIR), so a restarted actor or a re-run goes through. Several faults: separate them with commas.
 """
 
 from __future__ import annotations
@@ -63,6 +63,19 @@ def _active() -> dict[str, Fault]:
     return parse(spec) if spec else {}
 
 
+def _count_hit(point: str) -> int:
+    """This hit's number: counted across processes with SAFECURATE_FAULTS_ONCE (Ray runs commits and batches in
+    several worker processes), else within this process."""
+    folder = os.environ.get(ONCE_ENV)
+    if not folder:
+        _hits[point] += 1
+        return _hits[point]
+    path = os.path.join(folder, f"{point}.hits")
+    with open(path, "ab") as handle:  # appends are atomic: each hit adds one byte
+        handle.write(b".")
+    return os.path.getsize(path)
+
+
 def _claim(fault: Fault) -> bool:
     """With SAFECURATE_FAULTS_ONCE set, only the first process to get here fires."""
     folder = os.environ.get(ONCE_ENV)
@@ -80,8 +93,7 @@ def fault_point(point: str, text: str | None = None) -> None:
     fault = _active().get(point)
     if fault is None or (fault.arg and (text is None or fault.arg not in text)):
         return
-    _hits[point] += 1
-    if _hits[point] < fault.nth or not _claim(fault):
+    if _count_hit(point) < fault.nth or not _claim(fault):
         return
     if fault.action == "raise":
         raise InjectedFault(f"fault injected at {point}")

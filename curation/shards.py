@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -87,26 +88,44 @@ def read_tasks(shard: Shard, rows_per_task: int) -> list[dict]:
     return tasks
 
 
+def raw_values(column: pa.Array) -> list:
+    """A column's Python values, with string and binary values as bytes: a string column may hold bytes that
+    are not UTF-8, which Arrow does not check on read but Python cannot decode."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    kind = column.type
+    if pa.types.is_string(kind):
+        column = column.view(pa.binary())
+    elif pa.types.is_large_string(kind):
+        column = column.view(pa.large_binary())
+    elif pa.types.is_string_view(kind):
+        column = column.cast(pa.binary_view())
+    return column.to_pylist()
+
+
+def is_textual(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return any(check(kind) for check in (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view,
+                                         pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view))
+
+
 def validate_texts(column: pa.Array, cfg: InputConfig) -> tuple[list[str | None], list[str | None]]:
     """Text and reject reason per row: exactly one of the two is set."""
     texts: list[str | None] = []
     reasons: list[str | None] = []
-    kind = column.type
-    is_text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-    is_bytes = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
-    for value in column.to_pylist():
+    textual = is_textual(column.type)
+    for value in raw_values(column):
         text, reason = None, None
         if value is None:
             reason = "null_text"
-        elif is_bytes:
+        elif not textual:
+            reason = f"non_string_text:{column.type}"
+        else:
             try:
                 text = value.decode("utf-8")
             except UnicodeDecodeError:
                 reason = "undecodable_text"
-        elif is_text:
-            text = value
-        else:
-            reason = f"non_string_text:{kind}"
         if text is not None:
             if not text.strip():
                 text, reason = None, "empty_text"
@@ -115,6 +134,25 @@ def validate_texts(column: pa.Array, cfg: InputConfig) -> tuple[list[str | None]
         texts.append(text)
         reasons.append(reason)
     return texts, reasons
+
+
+def row_ids(stem: str, column: pa.Array | None, count: int) -> list[str]:
+    """Each row's id as a string: string ids as they are (bytes that are not UTF-8 escaped), other types in
+    their string form (nested values as JSON); a missing column or a null id gives `stem/row`."""
+    if column is None:
+        return [f"{stem}/{i}" for i in range(count)]
+    textual = is_textual(column.type)
+    ids = []
+    for i, value in enumerate(raw_values(column)):
+        if value is None:
+            ids.append(f"{stem}/{i}")
+        elif textual:
+            ids.append(value.decode("utf-8", "backslashreplace"))
+        elif isinstance(value, (dict, list, tuple)):
+            ids.append(json.dumps(value, sort_keys=True, default=str, ensure_ascii=False))
+        else:
+            ids.append(str(value))
+    return ids
 
 
 def read_task_rows(task: dict, cfg: InputConfig) -> pa.Table:
@@ -133,9 +171,3 @@ def read_task_rows(task: dict, cfg: InputConfig) -> pa.Table:
         "text": texts,
         "reason": reasons,
     }, schema=STREAM_SCHEMA)
-
-
-def derived_ids(stem: str, count: int) -> pa.Array:
-    """Deterministic ids for shards without an id column."""
-    return pa.array([f"{stem}/{i}" for i in range(count)], pa.string())
-

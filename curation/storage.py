@@ -125,9 +125,14 @@ def find_files(pattern: str) -> list[str]:
     deep = len(segments) - first > 1 or "**" in path
     found = fs.get_file_info(pafs.FileSelector(folder, recursive=deep, allow_not_found=True))
     match = _glob_regex(path)
+    dotted = segments[-1].startswith(".")  # as in the shell, hidden names match only a pattern that starts with "."
+
+    def visible(found: str) -> bool:
+        parts = found[len(folder):].split("/")
+        return dotted or not any(part.startswith(".") for part in parts)
+
     return sorted(locate(f.path) for f in found
-                  if f.type == pafs.FileType.File and match.match(f.path)
-                  and not any(part.startswith(".") for part in f.path[len(folder):].split("/")))
+                  if f.type == pafs.FileType.File and match.match(f.path) and visible(f.path))
 
 
 def file_info(location: str) -> pafs.FileInfo:

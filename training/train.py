@@ -99,7 +99,7 @@ def run(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, say=print) 
         seed=cfg.seed,
     )
     hf_dir = export_hf(run_dir / "final", out_dir / "hf", tokenizer_dir, tie_embeddings=args.tie_embeddings)
-    summary = {**losses(run_dir), "parameters": parameter_count(run_dir / "final"), "hf_model": str(hf_dir),
+    summary = {**losses(run_dir), "parameters": parameter_count(hf_dir), "hf_model": str(hf_dir),
                "mixture_train_tokens": report["train_tokens"], "seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (first_step, first_val), (last_step, last_val) = summary["val_losses"][0], summary["val_losses"][-1]
@@ -119,13 +119,17 @@ def losses(run_dir: Path) -> dict:
     return {"first_loss": train[0], "last_loss": train[-1], "steps": len(train), "val_losses": val}
 
 
-def parameter_count(checkpoint_dir: Path) -> int:
-    """Parameters of the LitGPT model in a checkpoint folder (tied embeddings counted once)."""
-    import torch
+def parameter_count(hf_dir: Path) -> int:
+    """Parameters of the exported model, from its safetensors (a tied output layer is stored, and counted, once)."""
+    import math
 
-    state = torch.load(checkpoint_dir / "lit_model.pth", map_location="cpu", weights_only=False)
-    weights = state.get("model", state)
-    return sum({t.data_ptr(): t.numel() for t in weights.values()}.values())
+    from safetensors import safe_open
+
+    total = 0
+    for path in sorted(Path(hf_dir).glob("*.safetensors")):
+        with safe_open(path, "pt") as weights:
+            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+    return total
 
 
 def mixture_table(report: dict) -> str:

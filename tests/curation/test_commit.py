@@ -48,7 +48,7 @@ def test_texts_that_failed_the_gates_become_reject_rows_with_their_stage_and_rea
                          moral_gate=pa.array([None, "no_sections", None]),
                          moral_failed_text=pa.array([None, "An article without sections", None]))
     cfg = load_config(None, ["input.preview_chars=10"])
-    rejects = generated_rejects(shard, pa.array(["a", None, "c"]), scores, cfg).to_pylist()
+    rejects = generated_rejects(shard, pa.array(["a", "s/1", "c"]), scores, cfg).to_pylist()
     assert rejects == [
         {"row_index": 0, "id": "a#safeweb", "stage": "safeweb", "reason": "gate:copy_of_source",
          "text_preview": "the source"},
