@@ -31,12 +31,12 @@ import platform
 import tempfile
 import time
 from collections import Counter, defaultdict
-from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.common import versions
 from curation.report import mean_present
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "heldout_eval.jsonl"
@@ -188,22 +188,6 @@ def print_summary(summary: dict) -> None:
                   "is not a scored id; left out of the means")
     for name, check in summary["checks"].items():
         print(f"{'PASS' if check['pass'] else 'FAIL'} {name}: {check['detail']}")
-
-
-def versions() -> dict:
-    found = {"safecurate": None, "python": platform.python_version()}
-    try:
-        from curation import __version__
-
-        found["safecurate"] = __version__
-    except ImportError:
-        pass
-    providers = metadata.packages_distributions()
-    for package in ("vllm", "torch", "ray", "pyarrow"):
-        for dist in providers.get(package, []):
-            found[package] = f"{metadata.version(dist)} ({dist})" if dist != package else metadata.version(dist)
-            break
-    return found
 
 
 def main() -> None:

@@ -14,12 +14,11 @@ from curation import __version__
 from curation.checkpoint import clean_checkpoint_temporaries, remove_checkpoints
 from curation.config import Config
 from curation.faults import fault_point
-from curation.files import TMP_MARK
-from curation.report import build_card, card_markdown
+from curation.report import CARD_SCORED_COLUMNS, build_card, card_markdown, examples, merge_examples
 from curation.report_html import card_html
 from curation.route import routes, safety_scores
 from curation.shards import Shard, raw_values, row_ids, validate_texts
-from curation.storage import Store, read_location
+from curation.storage import Store, open_input
 
 MANIFEST_VERSION = 1
 GENERATED_DIRS = ("safeweb", "refuseweb", "moral_education", "reflections")
@@ -70,16 +69,9 @@ SCORE_SCHEMA = pa.schema([
 
 
 def clean_temporaries(store: Store) -> int:
-    """Remove half-written files a killed run left behind in a local folder; they never carry a final name
-    (object stores never show an object whose upload did not complete)."""
-    if not store.local:
-        return 0
-    removed = 0
-    for folder in OUTPUT_DIRS:
-        for tmp in store.folder(folder).glob(f".*{TMP_MARK}*"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    return removed + clean_checkpoint_temporaries(store)
+    """Remove the hidden temporaries a killed run left behind; they never carry a final name."""
+    removed = sum(store.clean_temporaries(folder) for folder in (*OUTPUT_DIRS, "_scores"))
+    return removed + (clean_checkpoint_temporaries(store) if store.local else 0)
 
 
 def manifest_path(stem: str) -> str:
@@ -87,7 +79,11 @@ def manifest_path(stem: str) -> str:
 
 
 def file_digest(location: str) -> str:
-    return hashlib.sha256(read_location(location)).hexdigest()
+    digest = hashlib.sha256()
+    with open_input(location) as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def is_committed(store: Store, shard: Shard, config_hash: str) -> bool:
@@ -111,20 +107,19 @@ def _preview(value, limit: int) -> str | None:
     return text[:limit]
 
 
-def source_ids(shard: Shard, source: pa.Table, cfg: Config) -> pa.Array:
-    """The rows' ids as strings (see `row_ids`)."""
+def source_ids(shard: Shard, source: pa.Table, cfg: Config, offset: int = 0) -> pa.Array:
+    """The rows' ids as strings (see `row_ids`); `offset`: the shard position of the table's first row."""
     id_col = cfg.input.id_column
     column = source[id_col].combine_chunks() if id_col in source.column_names else None
-    return pa.array(row_ids(shard.stem, column, source.num_rows), pa.string())
+    return pa.array(row_ids(shard.stem, column, source.num_rows, offset), pa.string())
 
 
 REJECTED_COLUMNS = ("reflection_text", *(f"{p}_{c}" for p in GENERATED.values() for c in ("text", "gate")))
 
 
-def reject_duplicate_ids(scores: pa.Table, ids: pa.Array) -> pa.Table:
-    """A valid row whose id an earlier valid row of the shard already has goes to rejects/ (`duplicate_id`) with
-    none of its generated texts: ids stay unique in every output."""
-    seen: set[str] = set()
+def reject_duplicate_ids(scores: pa.Table, ids: pa.Array, seen: set[str]) -> pa.Table:
+    """A valid row whose id an earlier valid row of the shard already has (`seen`, updated) goes to rejects/
+    (`duplicate_id`) with none of its generated texts: ids stay unique in every output."""
     reasons = scores["reason"].to_pylist()
     duplicate = [False] * len(reasons)
     for i, (key, reason) in enumerate(zip(ids.to_pylist(), reasons, strict=True)):
@@ -142,15 +137,21 @@ def reject_duplicate_ids(scores: pa.Table, ids: pa.Array) -> pa.Table:
     return scores
 
 
-def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
+def check_scores(shard: Shard, scores: pa.Table, start: int, count: int) -> None:
+    """Scores (sorted by row_index) must be exactly rows start .. start + count - 1."""
+    expected = pa.array(range(start, start + count), pa.int64())
+    if scores.num_rows != count or (count and not scores["row_index"].combine_chunks().equals(expected)):
+        raise RuntimeError(f"{shard.path}: got {scores.num_rows} score rows for the {count} rows from {start}")
+
+
+def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config,
+                  ids: pa.Array | None = None) -> tuple[pa.Table, pa.Table]:
     """Join the model scores (sorted by row_index) onto the input rows: (scored table, rejects table)."""
     text_col, id_col = cfg.input.text_column, cfg.input.id_column
-    if scores.num_rows != source.num_rows or (
-        scores.num_rows and pc.any(pc.not_equal(scores["row_index"], pa.array(range(source.num_rows)))).as_py()
-    ):
-        raise RuntimeError(f"{shard.path}: got scores for {scores.num_rows} rows, the shard has {source.num_rows}")
+    if ids is None:
+        check_scores(shard, scores, 0, source.num_rows)
+        ids = source_ids(shard, source, cfg)
     texts, _ = validate_texts(source[text_col].combine_chunks(), cfg.input)
-    ids = source_ids(shard, source, cfg)
     rejected = scores["reason"].is_valid()
     kept = pc.invert(rejected)
 
@@ -237,24 +238,55 @@ def generated_outputs(shard: Shard, ids: pa.Array, scores: pa.Table, cfg: Config
     }
 
 
-def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
-    """Write every output of one shard under a temporary name, rename into place, manifest last."""
+TEXT_COLUMNS = ("reflection_text", *(f"{p}_{c}" for p in GENERATED.values() for c in ("text", "failed_text")))
+
+
+def _light_scores(scores: pa.Table) -> pa.Table:
+    """What the card needs of the score rows: every column, with texts reduced to whether they are there."""
+    for name in TEXT_COLUMNS:
+        index = scores.schema.get_field_index(name)
+        scores = scores.set_column(index, name, pc.if_else(scores[name].is_valid(), pa.scalar(""),
+                                                             pa.scalar(None, pa.string())))
+    return scores
+
+
+class _Outputs:
+    """The shard's output tables, written row group by row group under temporary names; `commit()` gives them
+    their final names, `abort()` removes them."""
+
+    def __init__(self, store: Store, paths: dict[str, str]):
+        self.store, self.paths = store, paths
+        self.files: dict[str, tuple] = {}
+
+    def write(self, name: str, table: pa.Table) -> None:
+        if name not in self.files:
+            pending = self.store.pending(self.paths[name])
+            self.files[name] = (pending, pq.ParquetWriter(pending.stream, table.schema, compression="zstd"))
+        writer = self.files[name][1]
+        writer.write_table(table.cast(writer.schema))
+
+    def commit(self) -> None:
+        for pending, writer in self.files.values():
+            writer.close()
+            pending.commit()
+
+    def abort(self) -> None:
+        for pending, writer in self.files.values():
+            try:
+                writer.close()
+            finally:
+                pending.abort()
+
+
+def commit_shard(shard: Shard, cfg: Config, out: str) -> dict:
+    """Write every output of one shard under a temporary name, rename into place, manifest last.
+
+    The shard is read one row group at a time, with the score rows of that row group from the shard's score
+    spill; only what the report card counts (scores without texts) is kept across row groups."""
+    from curation.spill import ScoreReader, spill_path
+
     started = time.time()
     store = Store(out)
-    data = read_location(shard.path)  # read once: the rows and the digest recorded in the manifest
-    source = pq.read_table(pa.BufferReader(data))
-    scores = scores.sort_by("row_index")  # split_outputs and generated_outputs align rows by position
-    ids = source_ids(shard, source, cfg)
-    if scores.num_rows == source.num_rows:
-        scores = reject_duplicate_ids(scores, ids)
-    scored, rejects = split_outputs(shard, source, scores, cfg)
-    generated = generated_outputs(shard, ids, scores, cfg)
-    rejects = pa.concat_tables([rejects, generated_rejects(shard, ids, scores, cfg)])
-    card = build_card(shard, scored, rejects, scores, cfg, generated)
-    if cfg.report.ngrams:
-        from curation.ngrams import ngram_card, shard_slices
-
-        card["ngrams"] = ngram_card(shard_slices(scored, generated), cfg.report.ngram_lists)
     outputs = {
         "scored": f"scored/{shard.stem}.parquet",
         "rejects": f"rejects/{shard.stem}.parquet",
@@ -264,11 +296,53 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
         "report_html": f"reports/{shard.stem}.html",
     }
     store.make_folders(*OUTPUT_DIRS)
-    store.write_parquet(outputs["scored"], scored)
-    store.write_parquet(outputs["rejects"], rejects)
-    for name, table in generated.items():
-        store.write_parquet(outputs[name], table)
+    reader = ScoreReader(store, shard.stem)
+    tables = _Outputs(store, outputs)
+    light: dict[str, list[pa.Table]] = {"scored": [], "rejects": [], "scores": [], "reflections": []}
+    found_examples: list[dict] = []
+    ngram_parts: list[dict] = []
+    seen: set[str] = set()
+    try:
+        with open_input(shard.path) as handle:
+            source_file = pq.ParquetFile(handle)
+            groups = range(source_file.num_row_groups) if source_file.metadata.num_rows else []
+            chunks = ((source_file.read_row_group(g) for g in groups) if groups
+                      else [source_file.schema_arrow.empty_table()])
+            offset = 0
+            for source in chunks:
+                scores = reader.rows(offset, offset + source.num_rows)
+                check_scores(shard, scores, offset, source.num_rows)
+                ids = source_ids(shard, source, cfg, offset)
+                scores = reject_duplicate_ids(scores, ids, seen)
+                scored, rejects = split_outputs(shard, source, scores, cfg, ids)
+                generated = generated_outputs(shard, ids, scores, cfg)
+                rejects = pa.concat_tables([rejects, generated_rejects(shard, ids, scores, cfg)])
+                tables.write("scored", scored)
+                tables.write("rejects", rejects)
+                for name, table in generated.items():
+                    tables.write(name, table)
+                light["scored"].append(scored.select(CARD_SCORED_COLUMNS))
+                light["rejects"].append(rejects.select(["stage", "reason"]))
+                light["scores"].append(_light_scores(scores))
+                light["reflections"].append(generated["reflections"].select(["segments", "unsafe_segments"]))
+                found_examples.append(examples(scored, cfg.report.examples, cfg.report.example_chars))
+                if cfg.report.ngrams:
+                    from curation.ngrams import ngram_card, shard_slices
+
+                    ngram_parts.append(ngram_card(shard_slices(scored, generated), cfg.report.ngram_lists))
+                offset += source.num_rows
+        tables.commit()
+    except BaseException:
+        tables.abort()
+        raise
     fault_point("commit.outputs_written")
+    card = build_card(shard, *(pa.concat_tables(light[k]) for k in ("scored", "rejects", "scores")), cfg,
+                      {"reflections": pa.concat_tables(light["reflections"])},
+                      found_examples=merge_examples(found_examples, cfg.report.examples))
+    if cfg.report.ngrams:
+        from curation.ngrams import merge_ngram_cards
+
+        card["ngrams"] = merge_ngram_cards(ngram_parts)
     card["seconds"]["commit"] = round(time.time() - started, 3)
     store.write_bytes(outputs["report_json"], (json.dumps(card, indent=2) + "\n").encode())
     store.write_bytes(outputs["report_md"], card_markdown(card).encode())
@@ -277,7 +351,7 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
         "schema_version": MANIFEST_VERSION,
         "shard": shard.stem,
         "input": {"path": shard.path, "size": shard.size, "mtime_ns": shard.mtime_ns,
-                  "sha256": hashlib.sha256(data).hexdigest(), "rows": shard.num_rows},
+                  "sha256": file_digest(shard.path), "rows": shard.num_rows},
         "config_hash": cfg.content_hash(),
         "config": cfg.model_dump(mode="json"),
         "counts": card["rows"],
@@ -291,4 +365,5 @@ def commit_shard(shard: Shard, scores: pa.Table, cfg: Config, out: str) -> dict:
     store.write_bytes(manifest_path(shard.stem), (json.dumps(manifest, indent=2) + "\n").encode(),
                       before_rename=lambda: fault_point("commit.manifest_temp"))
     remove_checkpoints(store, shard.stem)  # committed: the final outputs hold every generated row
+    store.delete(spill_path(shard.stem))
     return manifest

@@ -43,9 +43,10 @@ def unsafe_fraction(card: dict) -> float:
 
 def merge_cards(cards: list[dict]) -> dict:
     """The corpus card of `cards`."""
+    from curation.ngrams import merge_slices
+
     rows, histograms, routes, rejects, seconds = {}, {}, Counter(), Counter(), {}
     generation: dict = {}
-    ngram_slices: dict = {}
     categories: dict = {}
     for card in cards:
         _add(rows, card["rows"])
@@ -61,11 +62,7 @@ def merge_cards(cards: list[dict]) -> dict:
                              "generated_scores": figures["generated_scores"]})
         if card.get("ngrams"):
             categories.update(card["ngrams"]["categories"])
-            for name, sl in card["ngrams"]["slices"].items():
-                _add(ngram_slices.setdefault(name, {}), {k: sl[k] for k in ("documents", "tokens", "hits")})
-    for sl in ngram_slices.values():
-        tokens = sl.get("tokens", 0)
-        sl["per_million"] = {k: round(v * 1e6 / tokens, 2) if tokens else 0.0 for k, v in sl.get("hits", {}).items()}
+    ngram_slices = merge_slices([c["ngrams"] for c in cards if c.get("ngrams")])
     for figures in generation.values():
         figures["tokens_per_second"] = round(figures["tokens"] / figures["seconds"], 1) if figures["seconds"] else None
     shards = sorted(({"shard": c["shard"], "rows_in": c["rows"]["in"], "scored": c["rows"]["scored"],

@@ -195,3 +195,25 @@ def ngram_card(slices: dict[str, list[str]], lists: str | None = None) -> dict:
         "slices": {name: slice_rates(texts, categories, tokenizer) for name, texts in slices.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def merge_slices(cards: list[dict]) -> dict[str, dict]:
+    """The slices of several n-gram sections (of disjoint documents) as one: documents, tokens and hits added,
+    hits per million recomputed from the sums."""
+    slices: dict[str, dict] = {}
+    for card in cards:
+        for name, part in card["slices"].items():
+            total = slices.setdefault(name, {"documents": 0, "tokens": 0, "hits": {}})
+            total["documents"] += part["documents"]
+            total["tokens"] += part["tokens"]
+            for key, hits in part["hits"].items():
+                total["hits"][key] = total["hits"].get(key, 0) + hits
+    for total in slices.values():
+        tokens = total["tokens"]
+        total["per_million"] = {k: round(v * 1e6 / tokens, 2) if tokens else 0.0 for k, v in total["hits"].items()}
+    return slices
+
+
+def merge_ngram_cards(cards: list[dict]) -> dict:
+    """One shard's n-gram section from the sections of its row groups."""
+    return {**cards[0], "slices": merge_slices(cards), "seconds": round(sum(c["seconds"] for c in cards), 3)}

@@ -23,6 +23,7 @@ from curation.config import Config, StageResources
 from curation.faults import fault_point
 from curation.route import routes, safety_scores
 from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks, shard_stem
+from curation.spill import SPILL_DIR, ScoreSpill
 from curation.storage import Store
 
 log = logging.getLogger("safecurate")
@@ -264,6 +265,9 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    timeline: dict[str, float] = field(default_factory=dict)
+    """Seconds from the start of the run: `ray_ready`, `first_batch`, `last_batch` (of scores at the driver), with
+    `rows` streamed and `first_batch_rows`; what separates a run's fixed cost from its per-row rate."""
 
     @property
     def ok(self) -> bool:
@@ -365,6 +369,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
     store = Store(out)
     store.make_folders("")
     clean_temporaries(store)
+    store.delete_folder(SPILL_DIR)  # score spills of an earlier run that did not commit
     summary = RunSummary()
     config_hash = cfg.content_hash()
     todo = []
@@ -386,6 +391,8 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         return summary
 
     started_ray = start_ray(cfg)
+    summary.timeline["ray_ready"] = time.time() - started
+    spills: dict[str, ScoreSpill] = {}  # score rows of the shards in flight go to disk, not to memory
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # one bar for the run, drawn here
@@ -395,13 +402,12 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         commit = ray.remote(commit_shard).options(num_cpus=cfg.resources.read_num_cpus, max_retries=2)
         cfg_ref = ray.put(cfg)
         by_stem = {s.stem: s for s in todo}
-        parts: dict[str, list[pa.Table]] = {s.stem: [] for s in todo}
         seen = dict.fromkeys(by_stem, 0)
         pending = {}
 
         def submit(stem: str) -> None:
-            scores = pa.concat_tables(parts.pop(stem)) if parts[stem] else SCORE_SCHEMA.empty_table()
-            pending[commit.remote(by_stem[stem], scores, cfg_ref, store.location)] = by_stem[stem]
+            (spills.pop(stem, None) or ScoreSpill(store, stem, SCORE_SCHEMA)).close()
+            pending[commit.remote(by_stem[stem], cfg_ref, store.location)] = by_stem[stem]
 
         def collect(block: bool) -> None:
             while pending:
@@ -424,17 +430,27 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
                 batch = score_columns(batch)
                 for stem in pc.unique(batch["shard"]).to_pylist():
                     part = batch.filter(pc.equal(batch["shard"], stem))
-                    parts[stem].append(part)
+                    if stem not in spills:
+                        spills[stem] = ScoreSpill(store, stem, SCORE_SCHEMA)
+                    spills[stem].write(part)
                     seen[stem] += part.num_rows
                     if seen[stem] == by_stem[stem].num_rows:
                         submit(stem)
                 bar.update(batch.num_rows)
+                line = summary.timeline
+                line.setdefault("first_batch", time.time() - started)
+                line.setdefault("first_batch_rows", batch.num_rows)
+                line["last_batch"] = time.time() - started
+                line["rows"] = line.get("rows", 0) + batch.num_rows
                 collect(block=False)
         collect(block=True)
         for stem, shard in by_stem.items():
             if stem not in summary.committed and shard.path not in summary.failed:
                 summary.failed[shard.path] = f"only {seen[stem]} of {shard.num_rows} rows came back"
     finally:
+        for spill in spills.values():  # shards whose rows did not all come back
+            spill.abort()
+        store.delete_folder(SPILL_DIR)  # a committed shard's spill is gone already; a failed one's is of no use
         bar.close()
         if started_ray:
             ray.shutdown()

@@ -89,9 +89,14 @@ def reflection_figures(generated: dict[str, pa.Table]) -> dict:
     }
 
 
+CARD_SCORED_COLUMNS = ["safety_score", "llm_score", "embed_score", "route", "tokens"]
+"""The columns of scored rows a card counts (examples aside)."""
+
+
 def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config,
-               generated: dict[str, pa.Table]) -> dict:
-    """The machine-readable card of one shard (reports/S.json)."""
+               generated: dict[str, pa.Table], found_examples: dict | None = None) -> dict:
+    """The machine-readable card of one shard (reports/S.json). `scored` needs CARD_SCORED_COLUMNS (and id and
+    text unless `found_examples` are given), `rejects` stage and reason, `generated` the reflections' counts."""
     llm = scored["llm_score"]
     embed = scored["embed_score"]
     raised = pc.sum(pc.greater(scored["safety_score"], embed)).as_py() or 0
@@ -127,7 +132,8 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
         "config_hash": cfg.content_hash(),
         "models": model_names(cfg),
         "safecurate_version": __version__,
-        "examples": examples(scored, cfg.report.examples, cfg.report.example_chars),
+        "examples": found_examples if found_examples is not None else examples(scored, cfg.report.examples,
+                                                                                cfg.report.example_chars),
     }
 
 
@@ -200,6 +206,13 @@ def generation_markdown(card: dict) -> list[str]:
 
 
 EXAMPLE_BUCKETS = {"score 0": (0, 0), "scores 1-3": (1, 3), "scores 4-5": (4, 5)}
+
+
+def merge_examples(parts: list[dict], per_bucket: int) -> dict[str, list[dict]]:
+    """The examples of consecutive parts of a shard as the examples of the whole: the first per bucket."""
+    if not per_bucket:
+        return {}
+    return {name: [row for part in parts for row in part.get(name, [])][:per_bucket] for name in EXAMPLE_BUCKETS}
 
 
 def examples(scored: pa.Table, per_bucket: int, chars: int) -> dict[str, list[dict]]:

@@ -136,16 +136,17 @@ def validate_texts(column: pa.Array, cfg: InputConfig) -> tuple[list[str | None]
     return texts, reasons
 
 
-def row_ids(stem: str, column: pa.Array | None, count: int) -> list[str]:
+def row_ids(stem: str, column: pa.Array | None, count: int, offset: int = 0) -> list[str]:
     """Each row's id as a string: string ids as they are (bytes that are not UTF-8 escaped), other types in
-    their string form (nested values as JSON); a missing column or a null id gives `stem/row`."""
+    their string form (nested values as JSON); a missing column or a null id gives `stem/row` (`offset`: the
+    shard position of the first row)."""
     if column is None:
-        return [f"{stem}/{i}" for i in range(count)]
+        return [f"{stem}/{offset + i}" for i in range(count)]
     textual = is_textual(column.type)
     ids = []
     for i, value in enumerate(raw_values(column)):
         if value is None:
-            ids.append(f"{stem}/{i}")
+            ids.append(f"{stem}/{offset + i}")
         elif textual:
             ids.append(value.decode("utf-8", "backslashreplace"))
         elif isinstance(value, (dict, list, tuple)):

@@ -4,15 +4,17 @@ environment as each filesystem documents (e.g. AWS_ACCESS_KEY_ID, AWS_ENDPOINT_U
 
 Outputs must appear under their final names only when complete. A local folder gets that from a hidden
 temporary renamed into place. Object stores have no rename, but publish an object only when its upload
-completes; every object is serialized in memory first and uploaded in one piece, so a killed or failing
-writer leaves no object at all. In both cases the shard's manifest is written last and is what marks it
-committed.
+completes: a small file (a card, a manifest) is serialized in memory and uploaded in one piece; a table
+written row group by row group goes to a hidden temporary object and is copied to its final key server-side
+once complete. Either way a killed or failing writer leaves nothing under a final name, and the shard's
+manifest, written last, is what marks it committed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +23,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from curation.files import atomic_write_bytes, atomic_write_parquet
+from curation.files import TMP_MARK, atomic_write_bytes, atomic_write_parquet
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -202,6 +204,24 @@ class Store:
         pq.write_table(table, sink, compression="zstd")
         self.write_bytes(rel, sink.getvalue().to_pybytes())
 
+    def pending(self, rel: str) -> PendingFile:
+        """A file to write in pieces (a Parquet file row group by row group) that appears as `rel` only on
+        `commit()`."""
+        return PendingFile(self, rel)
+
+    def clean_temporaries(self, folder: str) -> int:
+        """Remove the hidden temporaries a killed writer left in `folder`."""
+        try:
+            found = self.fs.get_file_info(pafs.FileSelector(self._path(folder), recursive=False,
+                                                            allow_not_found=True))
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        stale = [f for f in found if f.type == pafs.FileType.File and f.base_name.startswith(".")
+                 and TMP_MARK in f.base_name]
+        for f in stale:
+            self.fs.delete_file(f.path)
+        return len(stale)
+
     def read_bytes(self, rel: str) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
         try:
@@ -216,6 +236,10 @@ class Store:
 
     def read_parquet(self, rel: str) -> pa.Table:
         return pq.read_table(self._path(rel), filesystem=self.fs)
+
+    def parquet_file(self, rel: str) -> pq.ParquetFile:
+        """A Parquet file of the store, read lazily (footer first, then row groups on demand)."""
+        return pq.ParquetFile(self.fs.open_input_file(self._path(rel)))
 
     def exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self._path(rel)).type == pafs.FileType.File
@@ -249,3 +273,27 @@ class Store:
             self.fs.delete_dir(self._path(rel))
         except (FileNotFoundError, OSError):
             pass
+
+
+class PendingFile:
+    """A hidden temporary beside `rel` (a file, or an object next to the final key) to write through `stream`.
+    `commit()` gives it its final name: a rename on a local disk, a server-side copy on object stores, so the
+    final name never shows a partial file. `abort()` (or a killed writer, then `Store.clean_temporaries`)
+    leaves nothing under the final name."""
+
+    def __init__(self, store: Store, rel: str):
+        folder, _, name = rel.rpartition("/")
+        self.store, self.rel = store, rel
+        self.tmp = f"{folder}/" * bool(folder) + f".{name}{TMP_MARK}{uuid.uuid4().hex[:8]}"
+        if store.local:
+            os.makedirs(os.path.dirname(store._path(self.tmp)), exist_ok=True)
+        self.stream = store.fs.open_output_stream(store._path(self.tmp))
+
+    def commit(self) -> None:
+        self.stream.close()
+        self.store.fs.move(self.store._path(self.tmp), self.store._path(self.rel))
+
+    def abort(self) -> None:
+        if not self.stream.closed:
+            self.stream.close()
+        self.store.delete(self.tmp)

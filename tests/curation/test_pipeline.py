@@ -207,3 +207,28 @@ def test_a_stage_thread_count_holds_in_every_thread_of_its_actor(ray_local):
     ds = ray.data.from_items([{"x": i} for i in range(4)])
     rows = _actor_stage(ds, Threads, StageResources(num_cpus=0.5, threads=3, batch_size=2), {}).take_all()
     assert {(row["here"], row["other"]) for row in rows} == {(3, 3)}
+
+
+def test_a_shard_commits_row_group_by_row_group_with_the_outputs_of_one_piece(ray_local, write_shard, tmp_path):
+    """The commit streams a shard by row groups (and the driver spills scores to disk): small row groups give
+    the same rows, rejects (a duplicate id in another row group included), card and n-gram rates as one group."""
+    columns = shard_columns(27, with_id=True)
+    columns["id"][20] = columns["id"][3]  # a duplicate id five row groups later
+    write_shard("pieces", columns, row_group_size=4)
+    write_shard("whole", columns)
+    out = tmp_path / "out"
+    summary = run_curation(str(tmp_path / "in" / "*.parquet"), str(out), fast_config("report.ngrams=true"),
+                           progress=False)
+    assert summary.ok
+    assert pq.ParquetFile(tmp_path / "in" / "pieces.parquet").num_row_groups == 8
+    for folder in ("scored", "rejects", "reflections"):
+        assert pq.read_table(out / folder / "pieces.parquet").equals(pq.read_table(out / folder / "whole.parquet"))
+    rejects = pq.read_table(out / "rejects" / "pieces.parquet").to_pylist()
+    assert [(r["row_index"], r["reason"]) for r in rejects if r["reason"] == "duplicate_id"] == [(20, "duplicate_id")]
+    cards = [json.loads((out / "reports" / f"{stem}.json").read_text()) for stem in ("pieces", "whole")]
+    for card in cards:
+        for key in ("shard", "input", "seconds"):
+            card.pop(key)
+        card["ngrams"].pop("seconds")
+    assert cards[0] == cards[1]
+    assert not (out / "_scores").exists() or not list((out / "_scores").iterdir())
