@@ -293,6 +293,38 @@ def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).rstrip())
 
 
+@app.command("plan")
+def plan_cmd(
+    tokens: Annotated[float, typer.Option(help="Tokens to curate, e.g. 600e9 (the paper's corpus).")],
+    profile: Annotated[Path | None, typer.Option("--profile", "--config", "-c",
+                                                 help="Config profile (e.g. cluster/gpu.yaml): which stages run and "
+                                                      "each actor's CPUs/GPUs; default: the laptop defaults.")] = None,
+    throughput: Annotated[Path, typer.Option(help="Throughput JSON of `python -m benchmarks.throughput`.")] = Path(
+        "benchmarks/results/throughput.json"),
+    set_: SetOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the plan as JSON to this file.")] = None,
+) -> None:
+    """Cost of curating TOKENS tokens: documents, worker-hours and GPU- or core-hours per stage, from measured
+    throughput and a config profile."""
+    from curation.plan import load_throughput, plan, show
+
+    cfg = _config(profile, set_)
+    try:
+        result = plan(load_throughput(throughput), cfg, tokens)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    show(result, say=typer.echo)
+    if json_out is not None:
+        try:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as exc:
+            typer.echo(f"error: cannot write {json_out}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"plan written to {json_out}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     app()
