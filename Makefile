@@ -20,6 +20,9 @@ TRAIN_OUT ?= runs/tiny
 MIXTURE ?=
 MODEL ?=
 ADDRESS ?= $(RAY_JOBS_ADDRESS)
+TOKENS ?= 600e9
+PROFILE ?= cluster/gpu.yaml
+THROUGHPUT ?= benchmarks/results/throughput.json
 JOB ?=
 PROMPTS ?=
 BENIGN ?=
@@ -31,7 +34,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu lint head config clean browser
+.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu bench bench-gpu plan lint head config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -95,6 +98,20 @@ test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); tra
 
 test-reliability: $(STAMP) ## Run the whole reliability suite (long fault-injection runs too) and print its table
 	RELIABILITY_JSON=reliability.json $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Measure per-stage throughput (pipeline vs bare loop), scaling, engines and memory on CPU; tables + JSON
+	$(PY) -m benchmarks.throughput
+	$(PY) -m benchmarks.engines
+	$(PY) -m benchmarks.memory --mb 20 80 --rows 500
+	@echo "JSON in benchmarks/results/ (throughput.json, engines.json, memory.json); see benchmarks/README.md"
+
+bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu) with cluster/gpu.yaml's batch sizes; JSON as *_gpu.json
+	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: bench-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
+	$(PY) -m benchmarks.throughput --gpu --json benchmarks/results/throughput_gpu.json
+	$(PY) -m benchmarks.engines --prompts 64 --max-tokens 256 --json benchmarks/results/engines_gpu.json
+
+plan: $(STAMP) ## Cost of curating TOKENS (default 600e9) under PROFILE (default cluster/gpu.yaml) from THROUGHPUT (make bench)
+	$(VENV)/bin/safecurate plan --tokens $(TOKENS) --profile '$(PROFILE)' --throughput '$(THROUGHPUT)' $(foreach s,$(SET),--set $(s))
 
 test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)

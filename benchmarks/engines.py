@@ -1,0 +1,116 @@
+"""LLM engines side by side: vLLM (the CPU build here, CUDA on a GPU) against Hugging Face `generate`, same model,
+same prompts, same greedy decoding and token budget, in one run.
+
+Each engine writes `--max-tokens` tokens for each of `--prompts` chat prompts (the generators' kind of request);
+the figure is generated tokens per second over the whole batch after a warm-up, with the engine's own
+batching (vLLM: one call with every prompt; transformers: left-padded batches of `--hf-batch`).
+
+    python -m benchmarks.engines [--prompts 8] [--max-tokens 64] [--hf-batch 8] [--model DIR]
+                                 [--json benchmarks/results/engines.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from benchmarks.common import table, write_json
+
+ROOT = Path(__file__).parents[1]
+REQUESTS = [
+    "Rewrite this note as a short lesson for a school newsletter: the river floods every spring.",
+    "Explain to a ten-year-old why we wash our hands before eating.",
+    "Write a polite reply refusing to share a neighbour's home address.",
+    "Summarise the rules of chess castling in two sentences.",
+    "Describe how a library lends books, as an encyclopedia entry.",
+    "Turn this into a dialogue between a user and an assistant: how do bees make honey?",
+    "Write a short article on why online rumours spread fast, with two headings.",
+    "Give three safe tips for a first solo hike.",
+]
+
+
+def prompts(tokenizer, count: int) -> list[str]:
+    return [tokenizer.apply_chat_template([{"role": "user", "content": REQUESTS[i % len(REQUESTS)]}],
+                                          tokenize=False, add_generation_prompt=True) for i in range(count)]
+
+
+def run_vllm(model_dir: Path, texts: list[str], max_tokens: int, threads: int) -> dict:
+    from vllm import SamplingParams
+
+    from curation.config import LLMConfig
+    from curation.engine import build_llm, shutdown
+
+    started = time.perf_counter()
+    llm = build_llm(LLMConfig(max_model_len=1024), model_dir)
+    load = time.perf_counter() - started
+    params = SamplingParams(temperature=0.0, max_tokens=max_tokens, ignore_eos=True)
+    try:
+        llm.generate(texts[:1], params, use_tqdm=False)  # warm up
+        started = time.perf_counter()
+        outputs = llm.generate(texts, params, use_tqdm=False)
+        seconds = time.perf_counter() - started
+    finally:
+        shutdown(llm)
+    tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "load_seconds": round(load, 1), "threads": threads}
+
+
+def run_hf(model_dir: Path, texts: list[str], max_tokens: int, batch: int, threads: int) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    load = time.perf_counter() - started
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+
+    def generate(part: list[str]) -> int:
+        encoded = tokenizer(part, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            out = model.generate(**encoded, max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        return int((out.shape[1] - encoded["input_ids"].shape[1]) * out.shape[0])
+
+    generate(texts[:1])  # warm up
+    started = time.perf_counter()
+    tokens = sum(generate(texts[i:i + batch]) for i in range(0, len(texts), batch))
+    seconds = time.perf_counter() - started
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "load_seconds": round(load, 1), "threads": threads, "batch": batch}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--hf-batch", type=int, default=8)
+    parser.add_argument("--model", type=Path, default=None, help="a model folder (default: the packaged SmolLM2)")
+    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "engines.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from transformers import AutoTokenizer
+
+    from curation.engine import chat_model_dir
+
+    model_dir = chat_model_dir(str(args.model) if args.model else None)
+    texts = prompts(AutoTokenizer.from_pretrained(model_dir), args.prompts)
+    threads = os.cpu_count() or 1
+    results = {"vllm": run_vllm(model_dir, texts, args.max_tokens, threads),
+               "transformers": run_hf(model_dir, texts, args.max_tokens, args.hf_batch, threads)}
+    speedup = round(results["vllm"]["tokens_per_s"] / results["transformers"]["tokens_per_s"], 2)
+    print(table(["engine", "tokens", "seconds", "tokens/s", "load s"],
+                [[name, r["tokens"], r["seconds"], r["tokens_per_s"], r["load_seconds"]]
+                 for name, r in results.items()]))
+    print(f"vLLM / transformers: x{speedup} ({model_dir.name}, {args.prompts} prompts x {args.max_tokens} tokens)")
+    write_json(args.json, {"benchmark": "engines", "model": model_dir.name, "prompts": args.prompts,
+                           "max_tokens": args.max_tokens, "engines": results, "vllm_over_transformers": speedup})
+
+
+if __name__ == "__main__":
+    main()
