@@ -145,12 +145,10 @@ def check_scores(shard: Shard, scores: pa.Table, start: int, count: int) -> None
 
 
 def split_outputs(shard: Shard, source: pa.Table, scores: pa.Table, cfg: Config,
-                  ids: pa.Array | None = None) -> tuple[pa.Table, pa.Table]:
-    """Join the model scores (sorted by row_index) onto the input rows: (scored table, rejects table)."""
+                  ids: pa.Array) -> tuple[pa.Table, pa.Table]:
+    """Join the model scores (checked by `check_scores`) onto the input rows with their `ids`: (scored table,
+    rejects table)."""
     text_col, id_col = cfg.input.text_column, cfg.input.id_column
-    if ids is None:
-        check_scores(shard, scores, 0, source.num_rows)
-        ids = source_ids(shard, source, cfg)
     texts, _ = validate_texts(source[text_col].combine_chunks(), cfg.input)
     rejected = scores["reason"].is_valid()
     kept = pc.invert(rejected)

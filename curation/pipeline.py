@@ -265,9 +265,6 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
-    timeline: dict[str, float] = field(default_factory=dict)
-    """Seconds from the start of the run: `ray_ready`, `first_batch`, `last_batch` (of scores at the driver), with
-    `rows` streamed and `first_batch_rows`; what separates a run's fixed cost from its per-row rate."""
 
     @property
     def ok(self) -> bool:
@@ -391,7 +388,6 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         return summary
 
     started_ray = start_ray(cfg)
-    summary.timeline["ray_ready"] = time.time() - started
     spills: dict[str, ScoreSpill] = {}  # score rows of the shards in flight go to disk, not to memory
     try:
         ctx = ray.data.DataContext.get_current()
@@ -437,11 +433,6 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
                     if seen[stem] == by_stem[stem].num_rows:
                         submit(stem)
                 bar.update(batch.num_rows)
-                line = summary.timeline
-                line.setdefault("first_batch", time.time() - started)
-                line.setdefault("first_batch_rows", batch.num_rows)
-                line["last_batch"] = time.time() - started
-                line["rows"] = line.get("rows", 0) + batch.num_rows
                 collect(block=False)
         collect(block=True)
         for stem, shard in by_stem.items():

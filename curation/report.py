@@ -94,9 +94,9 @@ CARD_SCORED_COLUMNS = ["safety_score", "llm_score", "embed_score", "route", "tok
 
 
 def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg: Config,
-               generated: dict[str, pa.Table], found_examples: dict | None = None) -> dict:
-    """The machine-readable card of one shard (reports/S.json). `scored` needs CARD_SCORED_COLUMNS (and id and
-    text unless `found_examples` are given), `rejects` stage and reason, `generated` the reflections' counts."""
+               generated: dict[str, pa.Table], found_examples: dict) -> dict:
+    """The machine-readable card of one shard (reports/S.json). `scored` needs CARD_SCORED_COLUMNS, `rejects`
+    stage and reason, `generated` the reflections' counts; `found_examples` come from `examples`."""
     llm = scored["llm_score"]
     embed = scored["embed_score"]
     raised = pc.sum(pc.greater(scored["safety_score"], embed)).as_py() or 0
@@ -132,8 +132,7 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
         "config_hash": cfg.content_hash(),
         "models": model_names(cfg),
         "safecurate_version": __version__,
-        "examples": found_examples if found_examples is not None else examples(scored, cfg.report.examples,
-                                                                                cfg.report.example_chars),
+        "examples": found_examples,
     }
 
 

@@ -66,14 +66,6 @@ def _locator(location: str):
     return lambda path: base + path[len(root):] + (f"?{query}" if query else "")
 
 
-def join(location: str, rel: str) -> str:
-    """`rel` under a local path or URI (a URI's query string stays at the end)."""
-    if not is_uri(location):
-        return os.path.join(location, rel)
-    base, _, query = location.partition("?")
-    return f"{base.rstrip('/')}/{rel}" + (f"?{query}" if query else "")
-
-
 def name_of(location: str) -> str:
     """The last path segment of a local path or URI."""
     return location.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
@@ -148,11 +140,6 @@ def open_input(location: str):
     return fs.open_input_file(path)
 
 
-def read_location(location: str) -> bytes:
-    with open_input(location) as handle:
-        return handle.read()
-
-
 class Store:
     """An output folder on a local disk or a filesystem pyarrow supports, addressed by relative paths."""
 
@@ -167,9 +154,6 @@ class Store:
 
     def _path(self, rel: str) -> str:
         return f"{self.root}/{rel}"
-
-    def uri(self, rel: str) -> str:
-        return join(self.location, rel)
 
     def folder(self, rel: str) -> Path:
         """A local folder under the store (local stores only)."""
