@@ -18,7 +18,7 @@ from curation.report import CARD_SCORED_COLUMNS, build_card, card_markdown, exam
 from curation.report_html import card_html
 from curation.route import routes, safety_scores
 from curation.shards import Shard, raw_values, row_ids, validate_texts
-from curation.storage import Store, open_input
+from curation.storage import PendingParquet, Store, open_input
 
 MANIFEST_VERSION = 1
 GENERATED_DIRS = ("safeweb", "refuseweb", "moral_education", "reflections")
@@ -70,7 +70,9 @@ SCORE_SCHEMA = pa.schema([
 
 def clean_temporaries(store: Store) -> int:
     """Remove the hidden temporaries a killed run left behind; they never carry a final name."""
-    removed = sum(store.clean_temporaries(folder) for folder in (*OUTPUT_DIRS, "_scores"))
+    from curation.spill import SPILL_DIR
+
+    removed = sum(store.clean_temporaries(folder) for folder in (*OUTPUT_DIRS, SPILL_DIR))
     return removed + (clean_checkpoint_temporaries(store) if store.local else 0)
 
 
@@ -249,31 +251,25 @@ def _light_scores(scores: pa.Table) -> pa.Table:
 
 
 class _Outputs:
-    """The shard's output tables, written row group by row group under temporary names; `commit()` gives them
-    their final names, `abort()` removes them."""
+    """The shard's output tables, each a PendingParquet opened with its first row group's schema; `commit()`
+    gives them their final names, `abort()` removes them."""
 
     def __init__(self, store: Store, paths: dict[str, str]):
         self.store, self.paths = store, paths
-        self.files: dict[str, tuple] = {}
+        self.files: dict[str, PendingParquet] = {}
 
     def write(self, name: str, table: pa.Table) -> None:
         if name not in self.files:
-            pending = self.store.pending(self.paths[name])
-            self.files[name] = (pending, pq.ParquetWriter(pending.stream, table.schema, compression="zstd"))
-        writer = self.files[name][1]
-        writer.write_table(table.cast(writer.schema))
+            self.files[name] = PendingParquet(self.store, self.paths[name], table.schema)
+        self.files[name].write(table)
 
     def commit(self) -> None:
-        for pending, writer in self.files.values():
-            writer.close()
-            pending.commit()
+        for file in self.files.values():
+            file.commit()
 
     def abort(self) -> None:
-        for pending, writer in self.files.values():
-            try:
-                writer.close()
-            finally:
-                pending.abort()
+        for file in self.files.values():
+            file.abort()
 
 
 def commit_shard(shard: Shard, cfg: Config, out: str) -> dict:

@@ -23,8 +23,8 @@ from curation.config import Config, StageResources
 from curation.faults import fault_point
 from curation.route import routes, safety_scores
 from curation.shards import Shard, ShardError, find_shards, inspect_shard, read_task_rows, read_tasks, shard_stem
-from curation.spill import SPILL_DIR, ScoreSpill
-from curation.storage import Store
+from curation.spill import SPILL_DIR, open_spill
+from curation.storage import PendingParquet, Store
 
 log = logging.getLogger("safecurate")
 
@@ -388,7 +388,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         return summary
 
     started_ray = start_ray(cfg)
-    spills: dict[str, ScoreSpill] = {}  # score rows of the shards in flight go to disk, not to memory
+    spills: dict[str, PendingParquet] = {}  # score rows of the shards in flight go to disk, not to memory
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # one bar for the run, drawn here
@@ -402,7 +402,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
         pending = {}
 
         def submit(stem: str) -> None:
-            (spills.pop(stem, None) or ScoreSpill(store, stem, SCORE_SCHEMA)).close()
+            (spills.pop(stem, None) or open_spill(store, stem, SCORE_SCHEMA)).commit()
             pending[commit.remote(by_stem[stem], cfg_ref, store.location)] = by_stem[stem]
 
         def collect(block: bool) -> None:
@@ -427,7 +427,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
                 for stem in pc.unique(batch["shard"]).to_pylist():
                     part = batch.filter(pc.equal(batch["shard"], stem))
                     if stem not in spills:
-                        spills[stem] = ScoreSpill(store, stem, SCORE_SCHEMA)
+                        spills[stem] = open_spill(store, stem, SCORE_SCHEMA)
                     spills[stem].write(part)
                     seen[stem] += part.num_rows
                     if seen[stem] == by_stem[stem].num_rows:

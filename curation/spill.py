@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curation.storage import Store
+from curation.storage import PendingParquet, Store
 
 SPILL_DIR = "_scores"
 
@@ -21,26 +20,9 @@ def spill_path(stem: str) -> str:
     return f"{SPILL_DIR}/{stem}.parquet"
 
 
-class ScoreSpill:
-    """The open score file of one shard; `close()` makes it appear under its final name."""
-
-    def __init__(self, store: Store, stem: str, schema: pa.Schema):
-        self._file = store.pending(spill_path(stem))
-        self._writer = pq.ParquetWriter(self._file.stream, schema, compression="zstd")
-        self.schema = schema
-
-    def write(self, part: pa.Table) -> None:
-        self._writer.write_table(part.select(self.schema.names).cast(self.schema))
-
-    def close(self) -> None:
-        self._writer.close()
-        self._file.commit()
-
-    def abort(self) -> None:
-        try:
-            self._writer.close()
-        finally:
-            self._file.abort()
+def open_spill(store: Store, stem: str, schema: pa.Schema) -> PendingParquet:
+    """The score file of one shard, open for batches; `commit()` makes it appear under its final name."""
+    return PendingParquet(store, spill_path(stem), schema)
 
 
 class ScoreReader:

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from curation.files import TMP_MARK, atomic_write_bytes, atomic_write_parquet
+from curation.files import TMP_MARK, atomic_write_bytes, atomic_write_parquet, temporary_name
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -266,9 +265,8 @@ class PendingFile:
     leaves nothing under the final name."""
 
     def __init__(self, store: Store, rel: str):
-        folder, _, name = rel.rpartition("/")
         self.store, self.rel = store, rel
-        self.tmp = f"{folder}/" * bool(folder) + f".{name}{TMP_MARK}{uuid.uuid4().hex[:8]}"
+        self.tmp = str(temporary_name(PurePosixPath(rel)))
         if store.local:
             os.makedirs(os.path.dirname(store._path(self.tmp)), exist_ok=True)
         self.stream = store.fs.open_output_stream(store._path(self.tmp))
@@ -281,3 +279,26 @@ class PendingFile:
         if not self.stream.closed:
             self.stream.close()
         self.store.delete(self.tmp)
+
+
+class PendingParquet:
+    """A Parquet file of `schema` written row group by row group into a PendingFile: `commit()` closes it and
+    gives it its final name, `abort()` removes it. Each table is cast to the schema."""
+
+    def __init__(self, store: Store, rel: str, schema: pa.Schema):
+        self._file = store.pending(rel)
+        self._writer = pq.ParquetWriter(self._file.stream, schema, compression="zstd")
+        self.schema = schema
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table.cast(self.schema))
+
+    def commit(self) -> None:
+        self._writer.close()
+        self._file.commit()
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._file.abort()
