@@ -24,6 +24,7 @@ import os
 import signal
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 ENV = "SAFECURATE_FAULTS"
 ONCE_ENV = "SAFECURATE_FAULTS_ONCE"
@@ -43,7 +44,9 @@ class Fault:
     nth: int = 1
 
 
+@lru_cache(maxsize=8)
 def parse(spec: str) -> dict[str, Fault]:
+    """The faults of a SAFECURATE_FAULTS value (parsed once per value: fault points run per batch and per row)."""
     faults = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         point, _, rest = item.partition("=")

@@ -192,14 +192,17 @@ class Store:
         `commit()`."""
         return PendingFile(self, rel)
 
+    def _list(self, folder: str) -> list[pafs.FileInfo]:
+        """What is directly in `folder`; [] when it does not exist."""
+        try:
+            return self.fs.get_file_info(pafs.FileSelector(self._path(folder), recursive=False,
+                                                           allow_not_found=True))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     def clean_temporaries(self, folder: str) -> int:
         """Remove the hidden temporaries a killed writer left in `folder`."""
-        try:
-            found = self.fs.get_file_info(pafs.FileSelector(self._path(folder), recursive=False,
-                                                            allow_not_found=True))
-        except (FileNotFoundError, NotADirectoryError):
-            return 0
-        stale = [f for f in found if f.type == pafs.FileType.File and f.base_name.startswith(".")
+        stale = [f for f in self._list(folder) if f.type == pafs.FileType.File and f.base_name.startswith(".")
                  and TMP_MARK in f.base_name]
         for f in stale:
             self.fs.delete_file(f.path)
@@ -229,21 +232,11 @@ class Store:
 
     def names(self, folder: str, suffix: str = "") -> list[str]:
         """Names of the visible files directly in `folder` ending in `suffix`, sorted; [] when there is none."""
-        try:
-            found = self.fs.get_file_info(pafs.FileSelector(self._path(folder), recursive=False,
-                                                            allow_not_found=True))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return sorted(name for f in found if f.type == pafs.FileType.File
+        return sorted(name for f in self._list(folder) if f.type == pafs.FileType.File
                       for name in [f.base_name] if name.endswith(suffix) and not name.startswith("."))
 
     def subfolders(self, folder: str) -> list[str]:
-        try:
-            found = self.fs.get_file_info(pafs.FileSelector(self._path(folder), recursive=False,
-                                                            allow_not_found=True))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return sorted(f.base_name for f in found if f.type == pafs.FileType.Directory)
+        return sorted(f.base_name for f in self._list(folder) if f.type == pafs.FileType.Directory)
 
     def delete(self, rel: str) -> None:
         try:
