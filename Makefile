@@ -27,6 +27,8 @@ JOB ?=
 PROMPTS ?=
 BENIGN ?=
 EVAL_OUT ?= eval
+# Public labeled sources fetched as RAW/<owner>+<repo>/<path> (curation/heads/default/SOURCES.md lists them).
+RAW ?= labeled/raw
 # The LLM engine: vLLM on a machine with an NVIDIA GPU, its CPU build elsewhere.
 ENGINE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 export HF_HUB_OFFLINE := 1
@@ -34,7 +36,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu bench bench-gpu plan lint head config clean browser
+.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu bench bench-gpu plan lint head quality config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -103,7 +105,8 @@ bench: $(STAMP) ## Measure per-stage throughput (pipeline vs bare loop), scaling
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.engines
 	$(PY) -m benchmarks.memory --mb 20 80 --rows 500
-	@echo "JSON in benchmarks/results/ (throughput.json, engines.json, memory.json); see benchmarks/README.md"
+	$(PY) -m benchmarks.scoring_cost
+	@echo "JSON in benchmarks/results/ (throughput, engines, memory, scoring_cost); see benchmarks/README.md"
 
 bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu) with cluster/gpu.yaml's batch sizes; JSON as *_gpu.json
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: bench-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
@@ -119,8 +122,11 @@ test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
 lint: $(STAMP) ## Lint with ruff
 	$(VENV)/bin/ruff check curation training decoding cluster benchmarks tests
 
-head: $(STAMP) ## Retrain the packaged default classifier head from the labeled seed set
-	$(VENV)/bin/safecurate fit-classifier $(foreach f,$(wildcard curation/data/seed/*.jsonl),--data $(f)) --out curation/heads/default
+head: $(STAMP) ## Rebuild the default classifier (encoder + lexical heads) from the public sources in RAW and the seed set
+	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/default
+
+quality: $(STAMP) ## Scorer quality, leave one source out over the sources in RAW; table + benchmarks/results/quality.json
+	$(PY) -m benchmarks.quality --raw '$(RAW)'
 
 config: $(STAMP) ## Print the resolved config (CONFIG=file, SET='key=value ...')
 	$(VENV)/bin/safecurate config $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))

@@ -35,18 +35,25 @@ class EmbedConfig(Section):
     """Directory of a classifier head (head.safetensors + head.json); empty = the packaged default head."""
     max_seq_length: int = Field(256, gt=8)
     """Encoder input length in tokens; longer documents are split into chunks of this size."""
-    cumulative_threshold: float | None = Field(0.5, gt=0.0, le=1.0)
-    """A chunk's score is the highest k with P(score >= k) >= this (0.5: the median of the head's
-    distribution; lower favours recall); empty = the head's most likely class."""
+    cumulative_threshold: float | None = Field(None, gt=0.0, le=1.0)
+    """One threshold for every level: a score is the highest k with P(score >= k) >= this; lower favours recall.
+    Empty = the per-level thresholds the head was calibrated with (its head.json), else 0.5."""
     max_chunks: int = Field(64, gt=0)
-    """At most this many chunks are scored per document (a document's score is the max over them)."""
+    """At most this many chunks are scored per document (a document's score is the max over its pieces)."""
+    window_tokens: int = Field(64, ge=0)
+    """Each sentence (cut to this many tokens) is also scored alone, so surrounding text cannot dilute a harmful
+    one; 0 = chunks only."""
+    lexical: bool = True
+    """Blend in the head folder's lexical n-gram model (lexical.safetensors) when it has one."""
     device: str = "cpu"
     """Torch device of the encoder: cpu, cuda, cuda:1, ..."""
 
 
 class LLMConfig(Section):
-    enabled: bool = True
-    """Run the LLM rubric scorer; when off, the embedding classifier alone gives the score."""
+    enabled: bool = False
+    """Run the LLM rubric scorer; when off, the embedding classifier alone gives the score. Off by default: the
+    packaged SmolLM2-135M rates real text at chance on CPU (benchmarks/results/llm_signal.json), so its vote would
+    only add noise; cluster/gpu.yaml turns it on with a capable model and `vote: max`."""
     model: str | None = None
     """Local Hugging Face model directory; empty = the packaged SmolLM2-135M-Instruct (converted once)."""
     max_doc_chars: int = Field(3000, gt=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,12 +60,44 @@ class LinearHead:
         return cls(weight=weight, bias=bias, info=info)
 
 
+def cumulative(probs: np.ndarray) -> np.ndarray:
+    """P(score >= k) for k = 0..5 from 6-way distributions (column 0 is 1)."""
+    return probs[:, ::-1].cumsum(axis=1)[:, ::-1]
+
+
+def decode_cumulative(at_least: np.ndarray, threshold: float) -> np.ndarray:
+    """The highest k with P(score >= k) >= threshold (0 when none)."""
+    return np.maximum((at_least >= threshold - 1e-9).sum(axis=1) - 1, 0)
+
+
+def decode_levels(at_least: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
+    """Scores from P(score >= k) with one threshold per level k = 1..5.
+
+    A row is unsafe (score >= 2) exactly when P(score >= 2) >= thresholds[1]; it then scores the highest k >= 2
+    whose P(score >= k) reaches its level's threshold. A row that is not unsafe scores 1 when P(score >= 1) reaches
+    thresholds[0], else 0.
+    """
+    t = np.asarray(thresholds, dtype=np.float64) - 1e-9
+    unsafe = at_least[:, 2] >= t[1]
+    severity = np.maximum(2, ((at_least[:, 3:6] >= t[2:5]) * np.arange(3, 6)).max(axis=1))
+    return np.where(unsafe, severity, (at_least[:, 1] >= t[0]).astype(np.int64)).astype(np.int64)
+
+
 def decode_scores(probs: np.ndarray, cumulative_threshold: float | None) -> np.ndarray:
     """The highest k with P(score >= k) >= threshold, or the most likely class without one."""
     if cumulative_threshold is None:
         return probs.argmax(axis=1)
-    at_least = probs[:, ::-1].cumsum(axis=1)[:, ::-1]
-    return np.maximum((at_least >= cumulative_threshold - 1e-9).sum(axis=1) - 1, 0)
+    return decode_cumulative(cumulative(probs), cumulative_threshold)
+
+
+def level_thresholds(info: dict, override: float | None) -> tuple[float, ...]:
+    """Thresholds of levels 1..5: `override` for all, else the head's `level_thresholds`, else its single
+    `cumulative_threshold` (0.5 when it has none)."""
+    if override is not None:
+        return (override,) * 5
+    if info.get("level_thresholds"):
+        return tuple(float(t) for t in info["level_thresholds"])
+    return (float(info.get("cumulative_threshold") or 0.5),) * 5
 
 
 def load_encoder(cfg: EmbedConfig):
@@ -82,59 +115,144 @@ def load_encoder(cfg: EmbedConfig):
     return encoder
 
 
-def split_chunks(tokenizer, texts: list[str], max_tokens: int, max_chunks: int):
-    """Split each text into near-equal pieces of at most `max_tokens` encoder tokens (cut at token edges).
+SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\n+")
+
+
+def _cut(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
+    """`text` (whose tokens have `offsets`) cut at token edges into pieces of at most `size` tokens."""
+    return [(text[offsets[start][0]:offsets[min(start + size, len(offsets)) - 1][1]], min(size, len(offsets) - start))
+            for start in range(0, len(offsets), size)]
+
+
+def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens: int, max_chunks: int):
+    """The pieces a document is scored on: near-equal chunks of at most `chunk_tokens` encoder tokens and, with
+    `window_tokens` > 0, windows that text around a harmful passage cannot dilute (see `_windows`). Only the first
+    `max_chunks` chunks' worth of text is read; a piece that repeats another of its document is scored once.
 
     Returns the pieces, the index of the text each piece belongs to, and each text's token count.
     """
-    window = max(1, max_tokens - 2)  # room for [CLS] and [SEP]
+    window = max(1, chunk_tokens - 2)  # room for [CLS] and [SEP]
     encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True,
                         return_attention_mask=False, verbose=False)
     pieces, owners, counts = [], [], []
     for i, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"], strict=True)):
         counts.append(len(offsets))
-        if len(offsets) <= window:
-            pieces.append(text)
-            owners.append(i)
-            continue
-        count = min(-(-len(offsets) // window), max_chunks)  # near-equal chunks: no few-token tail
-        size = -(-min(len(offsets), window * max_chunks) // count)
-        for start in range(0, min(len(offsets), size * count), size):
-            stop = min(start + size, len(offsets)) - 1
-            pieces.append(text[offsets[start][0]:offsets[stop][1]])
-            owners.append(i)
+        if len(offsets) > window * max_chunks:
+            offsets = offsets[:window * max_chunks]
+            text = text[:offsets[-1][1]]
+        document = [piece for piece, _ in _chunks(text, offsets, window)]
+        if window_tokens > 0:
+            document += _windows(tokenizer, text, window, window_tokens)
+        unique = list(dict.fromkeys(p for p in document if p.strip())) or [text]
+        pieces += unique
+        owners += [i] * len(unique)
     return pieces, np.asarray(owners, dtype=np.int64), counts
 
 
-class EmbeddingClassifier:
-    """Scores documents 0-5: the max over a document's chunks of the head's most likely class."""
+PARAGRAPH_END = re.compile(r"\n\s*\n")
+EDGE_SENTENCES = 3
+"""A short first (last) paragraph is also scored without up to this many of its first (last) sentences."""
 
-    def __init__(self, cfg: EmbedConfig, batch_size: int = 64):
+
+def _chunks(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
+    """Near-equal pieces of at most `size` tokens: no few-token tail."""
+    if not offsets:
+        return [(text, 0)]
+    count = -(-len(offsets) // size)
+    return _cut(text, offsets, -(-len(offsets) // count))
+
+
+def _windows(tokenizer, text: str, chunk: int, window_tokens: int) -> list[str]:
+    """Each paragraph (when there are several), its sentences packed into windows of at most `window_tokens`, and,
+    when the first (last) paragraph has at most 2 x `window_tokens` tokens, that paragraph without its first (last)
+    1..EDGE_SENTENCES sentences: an instruction or a benign paragraph put before or after a harmful text is left
+    out of some window."""
+    paragraphs = [p.strip() for p in PARAGRAPH_END.split(text) if p.strip()]
+    encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True,
+                        return_attention_mask=False, verbose=False)["offset_mapping"] if paragraphs else []
+    out = []
+    for number, (paragraph, offsets) in enumerate(zip(paragraphs, encoded, strict=True)):
+        sentences = [s.strip() for s in SENTENCE_END.split(paragraph) if s and s.strip()]
+        packed = _pack(tokenizer, sentences, max(1, window_tokens - 2))
+        if len(paragraphs) > 1 and len(packed) > 1:  # a paragraph in one window is that window already
+            out += [piece for piece, _ in _chunks(paragraph, offsets, chunk)]
+        out += packed
+        if 1 < len(sentences) and len(offsets) <= 2 * window_tokens:
+            edges = range(1, min(EDGE_SENTENCES, len(sentences) - 1) + 1)
+            if number == 0:  # an instruction put in front of the text
+                out += [" ".join(sentences[k:]) for k in edges]
+            if number == len(paragraphs) - 1:  # text put after it
+                out += [" ".join(sentences[:-k]) for k in edges]
+    return out
+
+
+def _pack(tokenizer, sentences: list[str], size: int) -> list[str]:
+    """Consecutive sentences joined into windows of at most `size` tokens (a longer sentence is cut)."""
+    lengths = [len(ids) for ids in tokenizer(sentences, add_special_tokens=False, return_attention_mask=False,
+                                             verbose=False)["input_ids"]]
+    windows, current, used = [], [], 0
+    for sentence, length in zip(sentences, lengths, strict=True):
+        if current and used + length > size:
+            windows.append(" ".join(current))
+            current, used = [], 0
+        if length > size:
+            offsets = tokenizer(sentence, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            windows += [piece for piece, _ in _cut(sentence, offsets, size)]
+            continue
+        current.append(sentence)
+        used += length
+    if current:
+        windows.append(" ".join(current))
+    return windows
+
+
+class EmbeddingClassifier:
+    """Scores documents 0-5 from the pieces `split_windows` cuts them into.
+
+    Each piece gets a 6-way distribution: the encoder head's, blended with the lexical head's when the head
+    folder has one (weight `encoder_weight` of head.json). A document's P(score >= k) is the max over its pieces,
+    and its score is decoded from them with one threshold per level (`decode_levels`).
+    """
+
+    def __init__(self, cfg: EmbedConfig, batch_size: int = 64, encoder=None, heads=None):
+        """`encoder`: a loaded sentence-transformers model to use instead of loading `cfg.model`; `heads`:
+        (LinearHead, LexicalHead or None) to use instead of loading `cfg.head`."""
+        from curation.lexical import LexicalHead
+
         self.cfg = cfg
         self.batch_size = batch_size
-        self.encoder = load_encoder(cfg)
-        self.head = LinearHead.load(cfg.head or DEFAULT_HEAD)
+        self.encoder = encoder if encoder is not None else load_encoder(cfg)
+        folder = cfg.head or DEFAULT_HEAD
+        self.head, self.lexical = heads if heads is not None else (LinearHead.load(folder), LexicalHead.load(folder))
+        if not cfg.lexical:
+            self.lexical = None
         dim = self.encoder.get_embedding_dimension()
         if self.head.weight.shape[1] != dim:
             raise ValueError(f"classifier head expects {self.head.weight.shape[1]}-d embeddings, "
                              f"the encoder gives {dim}-d: train a head for this encoder")
-        self.model_name = Path(cfg.model).name if cfg.model else "all-MiniLM-L6-v2"
+        self.encoder_weight = float(self.head.info.get("encoder_weight", 1.0)) if self.lexical else 1.0
+        self.thresholds = level_thresholds(self.head.info, cfg.cumulative_threshold)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                    show_progress_bar=False)
 
+    def probabilities(self, pieces: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """The 6-way distribution of each piece (embeddings computed unless given)."""
+        if not pieces:
+            return np.zeros((0, CLASSES))
+        probs = self.head.probabilities(self.embed(pieces) if embeddings is None else embeddings)
+        if self.lexical is not None:
+            probs = self.encoder_weight * probs + (1.0 - self.encoder_weight) * self.lexical.probabilities(pieces)
+        return probs
+
     def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """(score per text, P(unsafe) per text, token count per text)."""
-        pieces, owners, counts = split_chunks(self.encoder.tokenizer, texts,
-                                              self.cfg.max_seq_length, self.cfg.max_chunks)
-        embeddings = self.embed(pieces) if pieces else np.zeros((0, self.head.weight.shape[1]), np.float32)
-        chunk_scores, probs = self.head.scores(embeddings, self.cfg.cumulative_threshold)
-        scores = np.zeros(len(texts), dtype=np.int64)
-        unsafe = np.zeros(len(texts), dtype=np.float64)
-        np.maximum.at(scores, owners, chunk_scores)
-        np.maximum.at(unsafe, owners, 1.0 - probs[:, 0])
-        return scores, unsafe, counts
+        """(score per text, P(score >= 2) per text, token count per text)."""
+        pieces, owners, counts = split_windows(self.encoder.tokenizer, texts, self.cfg.max_seq_length,
+                                               self.cfg.window_tokens, self.cfg.max_chunks)
+        at_least = np.zeros((len(texts), CLASSES))
+        np.maximum.at(at_least, owners, cumulative(self.probabilities(pieces)))
+        return decode_levels(at_least, self.thresholds), at_least[:, 2], counts
 
 
 def fit_head(embeddings: np.ndarray, scores: np.ndarray, unsafe_weight: float,

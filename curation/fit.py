@@ -72,12 +72,13 @@ def fit_classifier(data: list[str | Path], out: str | Path, embed: EmbedConfig, 
     train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=scores)
     weight, bias = fit_head(embeddings[train], scores[train], unsafe_weight, regularization, seed)
     head = LinearHead(weight=weight, bias=bias, info={})
-    metrics = evaluate(head, embeddings[test], scores[test], threshold, embed.cumulative_threshold)
+    cumulative_threshold = embed.cumulative_threshold or 0.5
+    metrics = evaluate(head, embeddings[test], scores[test], threshold, cumulative_threshold)
     if refit_all:
         head.weight, head.bias = fit_head(embeddings, scores, unsafe_weight, regularization, seed)
     head.info = {
         "classes": list(range(6)),
-        "cumulative_threshold": embed.cumulative_threshold,
+        "cumulative_threshold": cumulative_threshold,
         "unsafe_weight": unsafe_weight,
         **provenance(embed, embeddings.shape[1], data, regularization, seed,
                      len(texts) if refit_all else len(train), len(test), metrics, refit_all),

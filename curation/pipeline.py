@@ -88,7 +88,7 @@ class EmbedStage:
         per_row = (time.perf_counter() - started) / max(1, batch.num_rows)
         batch = batch.set_column(batch.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string()))
         return (batch.append_column("embed_score", pa.array(scores, pa.int64()))
-                .append_column("embed_unsafe", pa.array(unsafe, pa.float64()))
+                .append_column("embed_prob", pa.array(unsafe, pa.float64()))
                 .append_column("tokens", pa.array(tokens, pa.int64()))
                 .append_column("seconds_embed", pa.array([per_row] * batch.num_rows, pa.float64())))
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from curation.categories import CATEGORY_HEAD, CategoryHead, readable
 from curation.config import ReflectionConfig
-from curation.embed import EmbeddingClassifier
+from curation.embed import EmbeddingClassifier, cumulative, decode_levels
 from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
 
 SAFE = "Safe"
@@ -161,11 +161,12 @@ class Reflector:
             return []
         pieces, owners = self._chunks(segments)
         embeddings = self.classifier.embed(pieces)
-        scores, probs = self.classifier.head.scores(embeddings, self.classifier.cfg.cumulative_threshold)
-        worst: dict[int, int] = {}  # segment -> its chunk with the highest (score, P(unsafe))
+        at_least = cumulative(self.classifier.probabilities(pieces, embeddings))
+        scores = decode_levels(at_least, self.classifier.thresholds)
+        worst: dict[int, int] = {}  # segment -> its chunk with the highest (score, P(score >= 1))
         for chunk, owner in enumerate(owners):
             best = worst.get(owner)
-            if best is None or (scores[chunk], -probs[chunk, 0]) > (scores[best], -probs[best, 0]):
+            if best is None or (scores[chunk], at_least[chunk, 1]) > (scores[best], at_least[best, 1]):
                 worst[owner] = chunk
         flagged = [s for s in range(len(segments)) if scores[worst[s]] >= self.cfg.unsafe_threshold]
         categories = self.categories.predict(embeddings[[worst[s] for s in flagged]])

@@ -89,6 +89,9 @@ def reflection_figures(generated: dict[str, pa.Table]) -> dict:
     }
 
 
+LLM_OFF = ("off: the packaged SmolLM2-135M rates real text at chance (AUROC 0.49 over 17 public sources, "
+           "benchmarks/results/llm_signal.json); the embedding classifier scores alone. Turn it on with a capable "
+           "model (cluster/gpu.yaml)")
 CARD_SCORED_COLUMNS = ["safety_score", "llm_score", "embed_score", "route", "tokens"]
 """The columns of scored rows a card counts (examples aside)."""
 
@@ -120,6 +123,7 @@ def build_card(shard, scored: pa.Table, rejects: pa.Table, scores: pa.Table, cfg
             "invalid_replies": int(pc.sum(pc.fill_null(scores["llm_invalid"], False)).as_py() or 0),
             "raised_score": int(raised),
             "agreed_with_embed": int(pc.sum(pc.equal(llm, embed)).as_py() or 0),
+            "note": None if cfg.scoring.llm.enabled else LLM_OFF,
         },
         "generation": generation_figures(scores, cfg) if cfg.generation.enabled else None,
         "reflections": reflection_figures(generated) if cfg.reflections.enabled else None,

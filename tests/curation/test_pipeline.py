@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
+from curation.embed import DEFAULT_HEAD
 from curation.faults import kill_session
 from curation.pipeline import run_curation
 
@@ -26,6 +27,11 @@ UNSAFE = [
     "Those people are vermin and should be wiped out, every last one of them deserves to die.",
 ]
 BAD = [None, "", "   "]
+
+
+def head_threshold() -> float:
+    """The packaged head's threshold of P(score >= 2) (the default config takes it from head.json)."""
+    return json.loads((DEFAULT_HEAD / "head.json").read_text())["level_thresholds"][1]
 
 
 def fast_config(*extra):
@@ -70,6 +76,12 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
         scores = scored["safety_score"].to_pylist()
         assert all(0 <= s <= 5 for s in scores)
         assert scores == scored["embed_score"].to_pylist()  # LLM off: the embedding score alone
+        probs = scored["safety_prob"].to_pylist()  # P(score >= 2): thresholding it gives the integer's flag
+        threshold = head_threshold()
+        assert all(0.0 <= p <= 1.0 for p in probs)
+        assert [p >= threshold for p in probs] == [s >= 2 for s in scores]
+        assert max(p for p, t in zip(probs, scored["text"].to_pylist(), strict=True) if t.startswith(UNSAFE[0])) > \
+            max(p for p, t in zip(probs, scored["text"].to_pylist(), strict=True) if t.startswith(SAFE[0]))
         manifest = json.loads((out / "_manifest" / f"{stem}.json").read_text())
         assert manifest["config_hash"] == cfg.content_hash()
         assert manifest["counts"] == {"in": rows_in, "scored": scored.num_rows, "rejected": 3, "generated_rejected": 0}

@@ -1,0 +1,1 @@
+"""Build-time code: labeled sources, the training table, head fitting. Never imported by inference."""

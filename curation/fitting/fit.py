@@ -1,0 +1,97 @@
+"""`make head`: the packaged default classifier, rebuilt from fetched public sources and the project's seed set.
+
+    python -m curation.fitting.fit --raw FOLDER [--out curation/heads/default]
+
+Builds the training table (curation.fitting.table), embeds every row with the packaged encoder, chooses the
+blend weight and the cumulative threshold on out-of-source predictions (curation.fitting.heads), fits both
+heads on every row and writes head.safetensors/.json, lexical.safetensors/.json and SOURCES.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from curation.config import EmbedConfig
+from curation.embed import DEFAULT_HEAD, load_encoder
+from curation.fitting.heads import FitSettings, choose_blend, choose_levels, fit_heads, out_of_source
+from curation.fitting.table import build_table
+from curation.lexical import counts
+
+
+def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, with_seed: bool = True) -> dict:
+    """Fit and save the default heads; returns what head.json records."""
+    started = time.time()
+    table, summary = build_table(raw, cap, settings.seed, with_seed)
+    texts = table["text"].to_pylist()
+    scores = np.asarray(table["score"].to_pylist())
+    sources = np.asarray(table["source"].to_pylist())
+    print(f"{len(texts)} rows from {len(summary)} sources; embedding ...", flush=True)
+    embed_cfg = EmbedConfig()
+    embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,
+                                                show_progress_bar=False)
+    counted = counts(texts, settings.buckets)
+    encoder_probs, lexical_probs = out_of_source(embeddings, counted, scores, sources, settings)
+    weight, threshold, criterion = choose_blend(encoder_probs, lexical_probs, scores, sources)
+    levels = choose_levels(weight * encoder_probs + (1 - weight) * lexical_probs, scores, sources, threshold)
+    print(f"chosen out of source: encoder weight {weight}, level thresholds {levels}", flush=True)
+    head, lexical = fit_heads(embeddings, counted, scores, sources, settings)
+    head.info = {
+        "classes": list(range(6)),
+        "encoder": "all-MiniLM-L6-v2 (packaged)",
+        "embedding_dim": int(embeddings.shape[1]),
+        "max_seq_length": embed_cfg.max_seq_length,
+        "encoder_weight": weight,
+        "level_thresholds": list(levels),
+        "chosen_by": "every source scored by heads fitted without it; encoder weight and the level-2 threshold: "
+                     "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
+                     "levels 1, 3, 4, 5: mean over sources of the AUROC of the integer score",
+        "criterion_best": criterion[f"{weight}/{threshold}"],
+        "settings": {k: v for k, v in vars(settings).items()},
+        "rows": len(texts),
+        "sources": summary,
+        "created": time.strftime("%Y-%m-%d"),
+        "seconds": round(time.time() - started, 1),
+    }
+    lexical.info = {"buckets": settings.buckets, "features": "word 1-2-grams + char_wb 3-5-grams, hashed, "
+                    "sublinear tf-idf, l2", "rows": len(texts)}
+    out.mkdir(parents=True, exist_ok=True)
+    head.save(out)
+    lexical.save(out)
+    (out / "SOURCES.md").write_text(sources_markdown(summary))
+    return head.info
+
+
+def sources_markdown(summary: list[dict]) -> str:
+    """The sources file: where each source comes from, its license, rows used and how labels became scores."""
+    lines = ["# Training sources of the default classifier", "",
+             "Rebuilt by `make head RAW=folder` from the files below, fetched into `folder/<owner>+<repo>/<path>`. "
+             "No third-party text is kept in this repository. Reserved for evaluation and never used here: "
+             "openai/moderation-api-release, XSTest, AdvBench (and its copies), the harmless Alpaca split of "
+             "andyrdt/refusal_direction.", "",
+             "| source | repository | license | kind | rows used (of read) | scores 0/1/2/3/4/5 | mapping |",
+             "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        hist = "/".join(str(s["scores"][str(k)]) for k in range(6))
+        lines.append(f"| {s['source']} | {s['repo']} | {s['license']} | {s['kind']} | {s['rows_used']} "
+                     f"({s['rows_read']}) | {hist} | {s['mapping']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", type=Path, required=True, help="folder of fetched files, <owner>+<repo>/<path>")
+    parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
+    parser.add_argument("--cap", type=int, default=6000, help="most rows taken from one source")
+    args = parser.parse_args()
+    info = fit_default(args.raw, args.out, FitSettings())
+    print(json.dumps({k: info[k] for k in ("rows", "encoder_weight", "level_thresholds", "criterion_best")}))
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

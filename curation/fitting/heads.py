@@ -1,0 +1,135 @@
+"""Fitting the default classifier: an encoder head and a lexical head on the training table, blend and threshold.
+
+Every choice that is tuned (the blend weight and the cumulative threshold) is chosen on out-of-source predictions:
+each source is scored by heads fitted on all the other sources, so the choice rewards what transfers to text
+the heads did not see, not what fits one source's style.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from curation.embed import CLASSES, LinearHead, cumulative, decode_cumulative, decode_levels
+from curation.lexical import LexicalHead, fit_idf, tfidf
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    unsafe_weight: float = 2.0
+    """lambda: rows with score > 0 weigh this much more (the paper up-weights unsafe classes for recall)."""
+    encoder_c: float = 1.0
+    """Inverse L2 regularisation of the encoder head."""
+    lexical_c: float = 4.0
+    """Inverse L2 regularisation of the lexical head."""
+    buckets: int = 2 ** 18
+    """Hash buckets of the lexical head's n-grams."""
+    seed: int = 0
+
+
+def row_weights(scores: np.ndarray, sources: np.ndarray, unsafe_weight: float) -> np.ndarray:
+    """Per-row weights: each source weighs like the square root of its size (no one source dominates), and
+    rows with score > 0 `unsafe_weight` times more. Mean weight 1."""
+    names, index, sizes = np.unique(sources, return_inverse=True, return_counts=True)
+    weights = 1.0 / np.sqrt(sizes[index]) * np.where(scores > 0, unsafe_weight, 1.0)
+    return weights * len(weights) / weights.sum()
+
+
+def _softmax_head(features, scores: np.ndarray, weights: np.ndarray, c: float, seed: int):
+    """(weight (6, d), bias (6,)) of a multinomial logistic regression; absent classes never win."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=500, random_state=seed)
+    model.fit(features, scores, sample_weight=weights)
+    weight = np.zeros((CLASSES, features.shape[1]), dtype=np.float32)
+    bias = np.full(CLASSES, -1e4, dtype=np.float32)
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, w.x + b)
+        coef, intercept = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, intercept[0]])
+    for row, cls in enumerate(model.classes_):
+        weight[int(cls)], bias[int(cls)] = coef[row], intercept[row]
+    return weight, bias
+
+
+def fit_heads(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
+              settings: FitSettings) -> tuple[LinearHead, LexicalHead]:
+    """The encoder head on `embeddings` and the lexical head on n-gram `counted` (see curation.lexical.counts)."""
+    weights = row_weights(scores, sources, settings.unsafe_weight)
+    weight, bias = _softmax_head(embeddings, scores, weights, settings.encoder_c, settings.seed)
+    idf = fit_idf(counted)
+    lex_weight, lex_bias = _softmax_head(tfidf(counted, idf), scores, weights, settings.lexical_c, settings.seed)
+    return (LinearHead(weight=weight, bias=bias, info={}),
+            LexicalHead(idf=idf, weight=lex_weight, bias=lex_bias, info={"buckets": settings.buckets}))
+
+
+def out_of_source(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
+                  settings: FitSettings, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """(encoder, lexical) 6-way probabilities of every row from heads fitted without the row's source."""
+    encoder, lexical = np.zeros((len(scores), CLASSES)), np.zeros((len(scores), CLASSES))
+    for source in np.unique(sources):
+        held = sources == source
+        if len(np.unique(scores[~held])) < 2:
+            raise ValueError(f"without {source} the other sources hold one score only: out-of-source fits need "
+                             "sources with safe and unsafe rows besides any one source")
+        head, lex = fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
+        encoder[held] = head.probabilities(embeddings[held])
+        lex_features = tfidf(counted[held], lex.idf)
+        logits = np.asarray(lex_features @ lex.weight.T) + lex.bias
+        lexical[held] = np.exp(logits - logits.max(axis=1, keepdims=True))
+        lexical[held] /= lexical[held].sum(axis=1, keepdims=True)
+        log(f"  out-of-source predictions for {source} ({int(held.sum())} rows)")
+    return encoder, lexical
+
+
+def choose_blend(encoder: np.ndarray, lexical: np.ndarray, scores: np.ndarray, sources: np.ndarray,
+                 threshold_score: int = 2) -> tuple[float, float, dict]:
+    """(encoder weight, cumulative threshold, the criterion per candidate) that score the out-of-source rows best.
+
+    The criterion is the mean over sources with both classes of the balanced accuracy of `score >= 2`, plus the
+    flagged share on all-unsafe sources, minus it on all-safe ones, each source counted once.
+    """
+    criterion = {}
+    for weight in np.round(np.arange(0.0, 1.01, 0.1), 2):
+        at_least = cumulative(weight * encoder + (1 - weight) * lexical)
+        for threshold in np.round(np.arange(0.2, 0.81, 0.05), 2):
+            flagged = decode_cumulative(at_least, threshold) >= threshold_score
+            criterion[(float(weight), float(threshold))] = _criterion(flagged, scores >= threshold_score, sources)
+    best = max(criterion, key=criterion.get)
+    return best[0], best[1], {f"{w}/{t}": round(v, 4) for (w, t), v in criterion.items()}
+
+
+def _criterion(flagged: np.ndarray, truth: np.ndarray, sources: np.ndarray) -> float:
+    values = []
+    for source in np.unique(sources):
+        rows = sources == source
+        f, t = flagged[rows], truth[rows]
+        if t.all():
+            values.append(f.mean())
+        elif not t.any():
+            values.append(1.0 - f.mean())
+        else:
+            values.append((f[t].mean() + (1.0 - f[~t].mean())) / 2)
+    return float(np.mean(values))
+
+
+def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, unsafe_threshold: float,
+                  threshold_score: int = 2) -> tuple[float, ...]:
+    """Thresholds of levels 1..5 around the chosen `unsafe_threshold` of level 2: those whose scores rank the
+    out-of-source rows best (mean over sources with both classes of the AUROC of the integer score)."""
+    from itertools import product
+
+    from sklearn.metrics import roc_auc_score
+
+    at_least = cumulative(probs)
+    truth = scores >= threshold_score
+    mixed = [s for s in np.unique(sources) if 0 < truth[sources == s].sum() < (sources == s).sum()]
+    best, best_value = (unsafe_threshold,) * 5, -1.0
+    grid = ((0.2, 0.3, 0.4, 0.55), (0.4, 0.55, 0.7), (0.25, 0.4, 0.55), (0.1, 0.2, 0.55))
+    for t1, t3, t4, t5 in product(*grid):
+        thresholds = (t1, unsafe_threshold, t3, t4, t5)
+        levels = decode_levels(at_least, thresholds)
+        value = float(np.mean([roc_auc_score(truth[sources == s], levels[sources == s]) for s in mixed]))
+        if value > best_value + 1e-6:
+            best, best_value = thresholds, value
+    return best

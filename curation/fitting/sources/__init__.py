@@ -1,0 +1,54 @@
+"""Public labeled sources for the safety classifier: one small module per source, each mapped onto the 0-5 rubric.
+
+A source module names where its files come from and how its labels map, and `load(root)` reads them from a
+folder laid out as `root/<owner>+<repo>/<path in the repository>` (the files exactly as the repository has
+them). Nothing here downloads anything: `make head` reads a folder that was filled beforehand.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["user_text", "web_text", "prompts"]
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    score: int
+    """0 safe ... 5 highly unsafe, as in the rubric."""
+    label: str
+    """The source's own label the score came from."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    repo: str
+    files: tuple[str, ...]
+    license: str
+    kind: Kind
+    mapping: str
+    """How the source's labels become 0-5 scores, in one or two sentences."""
+
+    def path(self, root: Path, file: str) -> Path:
+        return Path(root) / self.repo.replace("/", "+") / file
+
+    def available(self, root: Path) -> bool:
+        return all(self.path(root, f).is_file() for f in self.files)
+
+    def load(self, root: Path) -> list[Row]:
+        return importlib.import_module(f"{__name__}.{self.name}").load(self, Path(root))
+
+
+MODULES = ("davidson", "toxigen", "ailuminate", "jigsaw_sample", "ethos", "hatecheck", "stormfront", "surge_toxicity",
+           "convabuse", "paradetox", "do_not_answer", "simple_safety_tests", "harmbench", "self_instruct", "mt_bench",
+           "wikitext")
+
+
+def all_sources() -> list[Source]:
+    """Every source this package knows, in a fixed order."""
+    return [importlib.import_module(f"{__name__}.{name}").SOURCE for name in MODULES]
