@@ -7,10 +7,13 @@ them). Nothing here downloads anything: `make head` reads a folder that was fill
 
 from __future__ import annotations
 
+import csv
 import importlib
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["user_text", "web_text", "prompts"]
 
@@ -42,6 +45,34 @@ class Source:
 
     def load(self, root: Path) -> list[Row]:
         return importlib.import_module(f"{__name__}.{self.name}").load(self, Path(root))
+
+
+def csv_records(source: Source, root: Path, file: str | None = None, **reader: Any) -> Iterator[dict[str, str]]:
+    """The records of one of the source's CSV files (its first by default); `reader` goes to csv.DictReader."""
+    with open(source.path(root, source.files[0] if file is None else file), encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle, **reader)
+
+
+def text_lines(source: Source, root: Path, file: str) -> list[str]:
+    """The lines of one of the source's text files."""
+    return source.path(root, file).read_text(encoding="utf-8").splitlines()
+
+
+def jsonl_records(source: Source, root: Path, file: str) -> Iterator[Any]:
+    """The objects of one of the source's JSON-lines files, blank lines skipped."""
+    return (json.loads(line) for line in text_lines(source, root, file) if line.strip())
+
+
+def unique_rows(rows: Iterable[Row]) -> list[Row]:
+    """The rows with their text stripped, less those shorter than 8 characters and later repeats of a text, in order."""
+    kept, seen = [], set()
+    for row in rows:
+        text = row.text.strip()
+        if len(text) < 8 or text in seen:
+            continue
+        seen.add(text)
+        kept.append(Row(text, row.score, row.label))
+    return kept
 
 
 MODULES = ("davidson", "toxigen", "ailuminate", "jigsaw_sample", "ethos", "hatecheck", "stormfront", "surge_toxicity",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records
 
 # The hazard codes of the prompt set and the rubric level a request of that kind gets.
 LEVELS = {
@@ -26,6 +25,5 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        return [Row(r["prompt_text"], LEVELS[r["hazard"]], r["hazard"]) for r in csv.DictReader(handle)
-                if r["hazard"] in LEVELS]
+    return [Row(r["prompt_text"], LEVELS[r["hazard"]], r["hazard"]) for r in csv_records(source, root)
+            if r["hazard"] in LEVELS]

@@ -5,11 +5,10 @@ ConvAbuse, Cercas Curry et al., 2021.
 
 from __future__ import annotations
 
-import csv
 import statistics
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="convabuse",
@@ -26,16 +25,15 @@ NAMES = {1: "not_abusive", 0: "ambiguous", -1: "mildly_abusive", -2: "strongly_a
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    for file in source.files:
-        with open(source.path(root, file), encoding="utf-8", newline="") as handle:
-            for record in csv.DictReader(handle):
-                text = record["user"].strip()
-                votes = [level for annotator in range(1, 9) for level in LEVELS
-                         if record.get(f"Annotator{annotator}_is_abuse.{level}") == "1"]
-                if len(text) < 8 or text in seen or not votes:
-                    continue
-                seen.add(text)
-                level = int(statistics.median_low(votes))
-                rows.append(Row(text, LEVELS[level], NAMES[level]))
-    return rows
+    return unique_rows(row for file in source.files for record in csv_records(source, root, file)
+                       if (row := _row(record)))
+
+
+def _row(record: dict[str, str]) -> Row | None:
+    """The user message at the median of its annotators' levels; None when no annotator rated it."""
+    votes = [level for annotator in range(1, 9) for level in LEVELS
+             if record.get(f"Annotator{annotator}_is_abuse.{level}") == "1"]
+    if not votes:
+        return None
+    level = int(statistics.median_low(votes))
+    return Row(record["user"], LEVELS[level], NAMES[level])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records
 
 SOURCE = Source(
     name="davidson",
@@ -19,16 +18,16 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows = []
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            cls = int(record["class"])
-            if cls == 0:
-                score, label = 4, "hate_speech"
-            elif cls == 1:
-                score, label = 3, "offensive_language"
-            else:
-                offended = int(record["hate_speech"]) + int(record["offensive_language"])
-                score, label = (1 if offended else 0), "neither"
-            rows.append(Row(record["tweet"], score, label))
-    return rows
+    return [_row(record) for record in csv_records(source, root)]
+
+
+def _row(record: dict[str, str]) -> Row:
+    cls = int(record["class"])
+    if cls == 0:
+        score, label = 4, "hate_speech"
+    elif cls == 1:
+        score, label = 3, "offensive_language"
+    else:
+        offended = int(record["hate_speech"]) + int(record["offensive_language"])
+        score, label = (1 if offended else 0), "neither"
+    return Row(record["tweet"], score, label)

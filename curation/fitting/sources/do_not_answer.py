@@ -5,10 +5,9 @@ Do-Not-Answer, Wang et al., 2023; English file as copied by do-not-answer-ja.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 # types_of_harm -> rubric level of a request of that kind.
 LEVELS = {
@@ -40,12 +39,5 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            text = record["question"].strip()
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            rows.append(Row(text, LEVELS[record["types_of_harm"]], record["types_of_harm"]))
-    return rows
+    return unique_rows(Row(r["question"], LEVELS[r["types_of_harm"]], r["types_of_harm"])
+                       for r in csv_records(source, root))

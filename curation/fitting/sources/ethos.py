@@ -5,10 +5,9 @@ ETHOS, Mollas et al., 2022.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="ethos",
@@ -22,26 +21,20 @@ SOURCE = Source(
 )
 
 
-def _read(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter=";"))
-
-
 def load(source: Source, root: Path) -> list[Row]:
-    violent = {r["comment"].strip() for r in _read(source.path(root, source.files[1])) if float(r["violence"]) >= 0.5}
-    rows, seen = [], set()
-    for record in _read(source.path(root, source.files[0])):
-        text, share = record["comment"].strip(), float(record["isHate"])
-        if len(text) < 8 or text in seen:
-            continue
-        seen.add(text)
-        if share == 0:
-            score, label = 0, "no_hate"
-        elif share < 0.5:
-            score, label = 2, "minority_hate"
-        elif text in violent:
-            score, label = 5, "hate_violence"
-        else:
-            score, label = 4, "hate"
-        rows.append(Row(text, score, label))
-    return rows
+    violent = {r["comment"].strip() for r in csv_records(source, root, source.files[1], delimiter=";")
+               if float(r["violence"]) >= 0.5}
+    return unique_rows(_row(r["comment"].strip(), float(r["isHate"]), violent)
+                       for r in csv_records(source, root, delimiter=";"))
+
+
+def _row(text: str, share: float, violent: set[str]) -> Row:
+    if share == 0:
+        score, label = 0, "no_hate"
+    elif share < 0.5:
+        score, label = 2, "minority_hate"
+    elif text in violent:
+        score, label = 5, "hate_violence"
+    else:
+        score, label = 4, "hate"
+    return Row(text, score, label)

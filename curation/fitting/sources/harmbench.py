@@ -5,10 +5,9 @@ Mazeika et al., 2024; the text-behaviour CSV as copied into sidzzzzz3/LLM-Jailbr
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 # SemanticCategory -> rubric level; copyright requests (song lyrics, book passages) are no content risk and are dropped.
 LEVELS = {
@@ -30,12 +29,5 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            text, category = record["Behavior"].strip(), record["SemanticCategory"]
-            if category not in LEVELS or len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            rows.append(Row(text, LEVELS[category], category))
-    return rows
+    return unique_rows(Row(r["Behavior"], LEVELS[r["SemanticCategory"]], r["SemanticCategory"])
+                       for r in csv_records(source, root) if r["SemanticCategory"] in LEVELS)

@@ -5,10 +5,9 @@ HateCheck, Röttger et al., 2021.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="hatecheck",
@@ -31,16 +30,11 @@ NON_HATEFUL = {
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            text, functionality = record["test_case"].strip(), record["functionality"]
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            if record["label_gold"] == "hateful":
-                score = 5 if functionality.startswith("threat_") else 4
-            else:
-                score = NON_HATEFUL[functionality]
-            rows.append(Row(text, score, functionality))
-    return rows
+    return unique_rows(Row(r["test_case"], _score(r), r["functionality"]) for r in csv_records(source, root))
+
+
+def _score(record: dict[str, str]) -> int:
+    functionality = record["functionality"]
+    if record["label_gold"] == "hateful":
+        return 5 if functionality.startswith("threat_") else 4
+    return NON_HATEFUL[functionality]

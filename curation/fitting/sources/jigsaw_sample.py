@@ -5,10 +5,9 @@ a labelled sample of the Jigsaw Toxic Comment test set, shipped by IBM MAX.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="jigsaw_sample",
@@ -25,17 +24,9 @@ LEVELS = (("threat", 5), ("severe_toxic", 4), ("identity_hate", 4), ("obscene", 
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            text = record["comment_text"].strip()
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            score, label = 0, "clean"
-            for name, level in LEVELS:
-                if record[name] == "1":
-                    score, label = level, name
-                    break
-            rows.append(Row(text, score, label))
-    return rows
+    return unique_rows(_row(record) for record in csv_records(source, root))
+
+
+def _row(record: dict[str, str]) -> Row:
+    score, label = next(((level, name) for name, level in LEVELS if record[name] == "1"), (0, "clean"))
+    return Row(record["comment_text"], score, label)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, jsonl_records, unique_rows
 
 SOURCE = Source(
     name="mt_bench",
@@ -18,16 +17,5 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    for file in source.files:
-        for line in source.path(root, file).read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            question = json.loads(line)
-            for turn in question["turns"]:
-                text = turn.strip()
-                if len(text) < 8 or text in seen:
-                    continue
-                seen.add(text)
-                rows.append(Row(text, 0, question["category"]))
-    return rows
+    return unique_rows(Row(turn, 0, question["category"]) for file in source.files
+                       for question in jsonl_records(source, root, file) for turn in question["turns"])

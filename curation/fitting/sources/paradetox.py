@@ -9,7 +9,7 @@ import csv
 import random
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="paradetox",
@@ -25,15 +25,7 @@ PAIRS = 3000
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        records = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-    rows, seen = [], set()
-    for record in random.Random(0).sample(records, min(PAIRS, len(records))):
-        pair = (((record["toxic"] or "").strip(), 3, "toxic"),
-                ((record["neutral1"] or "").strip(), 0, "neutral_paraphrase"))
-        for text, score, label in pair:
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            rows.append(Row(text, score, label))
-    return rows
+    records = list(csv_records(source, root, delimiter="\t", quoting=csv.QUOTE_NONE))
+    sample = random.Random(0).sample(records, min(PAIRS, len(records)))
+    return unique_rows(row for r in sample for row in (Row(r["toxic"] or "", 3, "toxic"),
+                                                       Row(r["neutral1"] or "", 0, "neutral_paraphrase")))

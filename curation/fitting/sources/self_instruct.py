@@ -5,10 +5,9 @@ Wang et al., 2022.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, jsonl_records, unique_rows
 
 SOURCE = Source(
     name="self_instruct",
@@ -22,19 +21,12 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    for file in source.files:
-        label = Path(file).stem
-        for line in source.path(root, file).read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            task = json.loads(line)
-            instruction = task["instruction"].strip()
-            inputs = [i["input"].strip() for i in task["instances"] if i["input"].strip()]
-            texts = [instruction] + [f"{instruction}\n{text}" for text in inputs]
-            for text in texts:
-                if len(text) < 8 or text in seen:
-                    continue
-                seen.add(text)
-                rows.append(Row(text, 0, label))
-    return rows
+    return unique_rows(row for file in source.files for task in jsonl_records(source, root, file)
+                       for row in _rows(task, Path(file).stem))
+
+
+def _rows(task: dict, label: str) -> list[Row]:
+    """The instruction alone, then with each non-blank instance input on a new line."""
+    instruction = task["instruction"].strip()
+    inputs = [i["input"].strip() for i in task["instances"] if i["input"].strip()]
+    return [Row(text, 0, label) for text in [instruction] + [f"{instruction}\n{text}" for text in inputs]]

@@ -5,10 +5,9 @@ SimpleSafetyTests, Vidgen et al., 2023.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="simple_safety_tests",
@@ -25,14 +24,10 @@ SEVERE = ("Suicide, Self-Harm, and Eating Disorders", "Physical harm and Violenc
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            text = record["prompts_final"].strip()
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            area, category = record["harm_area"], record["category"]
-            score = 5 if area in SEVERE or category.startswith("Instructions") else 4
-            rows.append(Row(text, score, f"{area} / {category}"))
-    return rows
+    return unique_rows(_row(record) for record in csv_records(source, root))
+
+
+def _row(record: dict[str, str]) -> Row:
+    area, category = record["harm_area"], record["category"]
+    score = 5 if area in SEVERE or category.startswith("Instructions") else 4
+    return Row(record["prompts_final"], score, f"{area} / {category}")

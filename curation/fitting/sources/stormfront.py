@@ -5,11 +5,10 @@ de Gibert et al., 2018.
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="stormfront",
@@ -27,19 +26,11 @@ KEEP_SAFE = 4800
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    hate, safe, seen = [], [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            if record["label"] not in ("hate", "noHate"):
-                continue
-            text = source.path(root, f"all_files/{record['file_id']}.txt").read_text(encoding="utf-8").strip()
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            if record["label"] == "hate":
-                hate.append(Row(text, 4, "hate"))
-            else:
-                safe.append(Row(text, 0, "noHate"))
+    rows = unique_rows(Row(source.path(root, f"all_files/{r['file_id']}.txt").read_text(encoding="utf-8"),
+                           4 if r["label"] == "hate" else 0, r["label"])
+                       for r in csv_records(source, root) if r["label"] in ("hate", "noHate"))
+    hate = [row for row in rows if row.label == "hate"]
+    safe = [row for row in rows if row.label == "noHate"]
     if len(safe) > KEEP_SAFE:
         safe = random.Random(0).sample(safe, KEEP_SAFE)
     return hate + safe

@@ -5,10 +5,9 @@ Surge AI toxicity sample, 500 + 500 English comments.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
 SOURCE = Source(
     name="surge_toxicity",
@@ -21,13 +20,5 @@ SOURCE = Source(
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows, seen = [], set()
-    with open(source.path(root, source.files[0]), encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            text = record["text"].strip()
-            if len(text) < 8 or text in seen:
-                continue
-            seen.add(text)
-            toxic = record["is_toxic"].strip().lower() == "toxic"
-            rows.append(Row(text, 3 if toxic else 0, record["is_toxic"].strip()))
-    return rows
+    return unique_rows(Row(r["text"], 3 if r["is_toxic"].strip().lower() == "toxic" else 0, r["is_toxic"].strip())
+                       for r in csv_records(source, root))

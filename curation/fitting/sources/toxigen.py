@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, text_lines
 
 GROUPS = ("asian", "bisexual", "black", "chinese", "immigrant", "jewish", "latino", "lgbtq", "mental_disability",
           "mexican", "middle_east", "muslim", "native_american", "physical_disability", "trans", "women")
@@ -25,7 +25,7 @@ def load(source: Source, root: Path) -> list[Row]:
     rows, seen = [], set()
     for file in source.files:
         hateful = Path(file).name.startswith("hate_")
-        for line in source.path(root, file).read_text(encoding="utf-8").splitlines():
+        for line in text_lines(source, root, file):
             for statement in line.split("\\n-"):
                 text = statement.strip(" -\t")
                 if len(text) < 8 or text.lower() in seen:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source
+from curation.fitting.sources import Row, Source, text_lines
 
 SOURCE = Source(
     name="wikitext",
@@ -37,7 +37,7 @@ def _detokenize(text: str) -> str:
 def load(source: Source, root: Path) -> list[Row]:
     rows, seen, title = [], set(), ""
     for file in source.files:
-        for line in source.path(root, file).read_text(encoding="utf-8").splitlines():
+        for line in text_lines(source, root, file):
             line = line.strip()
             if line.startswith("= ") and not line.startswith("= ="):
                 title = line.strip("= ").strip()
