@@ -77,7 +77,7 @@ def replying_in_turn(generator, *calls: list[str]):
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
     model = tiny_chat_model_dir(tmp_path_factory.mktemp("tiny-llama"))
-    cfg = load_config(None, [f"scoring.llm.model={model}", "scoring.llm.max_model_len=1024",
+    cfg = load_config(None, ["scoring.llm.enabled=true", f"scoring.llm.model={model}", "scoring.llm.max_model_len=1024",
                              "scoring.llm.kv_cache_gib=0.25", "generation.max_tokens=48",
                              "generation.gates.candidates=1"])
     generator = Generator(cfg, seed=7)

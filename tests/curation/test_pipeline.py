@@ -79,7 +79,8 @@ def test_every_row_is_scored_or_rejected_and_rerun_changes_nothing(ray_local, wr
         probs = scored["safety_prob"].to_pylist()  # P(score >= 2): thresholding it gives the integer's flag
         threshold = head_threshold()
         assert all(0.0 <= p <= 1.0 for p in probs)
-        assert [p >= threshold for p in probs] == [s >= 2 for s in scores]
+        clear = [(p, s) for p, s in zip(probs, scores, strict=True) if abs(p - threshold) > 1e-4]  # 4 decimals
+        assert all((p >= threshold) == (s >= 2) for p, s in clear)
         assert max(p for p, t in zip(probs, scored["text"].to_pylist(), strict=True) if t.startswith(UNSAFE[0])) > \
             max(p for p, t in zip(probs, scored["text"].to_pylist(), strict=True) if t.startswith(SAFE[0]))
         manifest = json.loads((out / "_manifest" / f"{stem}.json").read_text())
@@ -234,7 +235,11 @@ def test_a_shard_commits_row_group_by_row_group_with_the_outputs_of_one_piece(ra
     assert summary.ok
     assert pq.ParquetFile(tmp_path / "in" / "pieces.parquet").num_row_groups == 8
     for folder in ("scored", "rejects", "reflections"):
-        assert pq.read_table(out / folder / "pieces.parquet").equals(pq.read_table(out / folder / "whole.parquet"))
+        pieces, whole = (pq.read_table(out / folder / f"{stem}.parquet") for stem in ("pieces", "whole"))
+        if folder == "scored":  # the encoder's last bits depend on what else shares its batch
+            assert pieces["safety_prob"].to_pylist() == pytest.approx(whole["safety_prob"].to_pylist(), abs=1e-3)
+            pieces, whole = pieces.drop_columns(["safety_prob"]), whole.drop_columns(["safety_prob"])
+        assert pieces.equals(whole)
     rejects = pq.read_table(out / "rejects" / "pieces.parquet").to_pylist()
     assert [(r["row_index"], r["reason"]) for r in rejects if r["reason"] == "duplicate_id"] == [(20, "duplicate_id")]
     cards = [json.loads((out / "reports" / f"{stem}.json").read_text()) for stem in ("pieces", "whole")]

@@ -31,7 +31,8 @@ def tiny_model(tmp_path_factory):
 
 
 def llm_config(model, *extra):
-    return load_config(None, [f"scoring.llm.model={model}", "scoring.llm.vote=max", "scoring.llm.kv_cache_gib=0.25",
+    return load_config(None, ["scoring.llm.enabled=true", f"scoring.llm.model={model}", "scoring.llm.vote=max",
+                              "scoring.llm.kv_cache_gib=0.25",
                               "scoring.llm.max_model_len=1024", "resources.llm.num_cpus=1",
                               "resources.llm.batch_size=16", "generation.max_tokens=64",
                               "resources.generate.num_cpus=1", "report.ngrams=false", *extra])

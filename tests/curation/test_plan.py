@@ -47,7 +47,7 @@ def test_doubling_docs_per_s_halves_the_hours():
 
 
 def test_generation_stages_see_their_route_fraction():
-    rows = by_stage(plan(measured(), load_config(), 3e9))
+    rows = by_stage(plan(measured(), load_config(None, ["scoring.llm.enabled=true"]), 3e9))
     everyone = 3e9 / 300
     assert rows["embed"]["documents"] == rows["llm"]["documents"] == pytest.approx(everyone)
     assert rows["safeweb"]["documents"] == pytest.approx(0.25 * everyone)
@@ -83,7 +83,7 @@ def test_cpu_measurement_gives_core_hours_and_says_the_device_differs():
 def test_missing_stage_is_listed_as_not_measured():
     throughput = measured()
     del throughput["stages"]["llm"]
-    result = plan(throughput, load_config(), 1e9)
+    result = plan(throughput, load_config(None, ["scoring.llm.enabled=true"]), 1e9)
     assert by_stage(result)["llm"]["worker_hours"] is None
     assert result["totals"]["worker_hours"] == pytest.approx(
         sum(r["worker_hours"] for r in result["stages"] if r["stage"] != "llm"))

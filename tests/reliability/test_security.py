@@ -101,7 +101,8 @@ def test_injections_do_not_lower_scores_in_a_real_run(ray_local, tmp_path, ledge
     texts = [threat + attack for attack in INJECTIONS] + [attack + " " + threat for attack in INJECTIONS]
     (tmp_path / "in").mkdir()
     pq.write_table(pa.table({"text": texts}), tmp_path / "in" / "inj.parquet")
-    cfg = load_config(None, ["generation.enabled=false", "report.ngrams=false", "reflections.enabled=false"])
+    cfg = load_config(None, ["scoring.llm.enabled=true", "generation.enabled=false", "report.ngrams=false",
+                             "reflections.enabled=false"])
     assert run_curation(str(tmp_path / "in" / "*.parquet"), str(tmp_path / "out"), cfg, progress=False).ok
     scored = pq.read_table(tmp_path / "out" / "scored" / "inj.parquet").to_pylist()
     assert len(scored) == len(texts)
