@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks.common import machine
 from curation.config import EmbedConfig
 from curation.embed import EmbeddingClassifier, load_encoder
-from curation.fitting.heads import FitSettings, fit_heads
+from curation.fitting.heads import FitSettings, heads_without_each_source
 from curation.fitting.table import build_table
 from curation.lexical import counts
 
@@ -99,9 +99,7 @@ def main() -> None:
     counted = counts(texts, settings.buckets)
     rng = np.random.default_rng(settings.seed)
     results = {}
-    for source in np.unique(sources):
-        held = sources == source
-        head, lexical = fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
+    for source, held, (head, lexical) in heads_without_each_source(embeddings, counted, scores, sources, settings):
         head.info, lexical.info = packaged.head.info, packaged.lexical.info  # blend weight and threshold
         classifier = EmbeddingClassifier(cfg, encoder=encoder, heads=(head, lexical))
         rows = np.flatnonzero(held)

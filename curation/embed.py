@@ -12,8 +12,9 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from curation.config import EmbedConfig
+from curation.lexical import LexicalHead
+from curation.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels, level_thresholds, softmax
 
-CLASSES = 6
 DEFAULT_HEAD = Path(__file__).parent / "heads" / "default"
 
 
@@ -26,10 +27,7 @@ class LinearHead:
     info: dict
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        logits = embeddings @ self.weight.T + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(embeddings @ self.weight.T + self.bias)
 
     def scores(self, embeddings: np.ndarray, cumulative_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
         """(score 0-5, probabilities) per row; see EmbedConfig.cumulative_threshold."""
@@ -60,44 +58,11 @@ class LinearHead:
         return cls(weight=weight, bias=bias, info=info)
 
 
-def cumulative(probs: np.ndarray) -> np.ndarray:
-    """P(score >= k) for k = 0..5 from 6-way distributions (column 0 is 1)."""
-    return probs[:, ::-1].cumsum(axis=1)[:, ::-1]
-
-
-def decode_cumulative(at_least: np.ndarray, threshold: float) -> np.ndarray:
-    """The highest k with P(score >= k) >= threshold (0 when none)."""
-    return np.maximum((at_least >= threshold - 1e-9).sum(axis=1) - 1, 0)
-
-
-def decode_levels(at_least: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
-    """Scores from P(score >= k) with one threshold per level k = 1..5.
-
-    A row is unsafe (score >= 2) exactly when P(score >= 2) >= thresholds[1]; it then scores the highest k >= 2
-    whose P(score >= k) reaches its level's threshold. A row that is not unsafe scores 1 when P(score >= 1) reaches
-    thresholds[0], else 0.
-    """
-    t = np.asarray(thresholds, dtype=np.float64) - 1e-9
-    unsafe = at_least[:, 2] >= t[1]
-    severity = np.maximum(2, ((at_least[:, 3:6] >= t[2:5]) * np.arange(3, 6)).max(axis=1))
-    return np.where(unsafe, severity, (at_least[:, 1] >= t[0]).astype(np.int64)).astype(np.int64)
-
-
 def decode_scores(probs: np.ndarray, cumulative_threshold: float | None) -> np.ndarray:
     """The highest k with P(score >= k) >= threshold, or the most likely class without one."""
     if cumulative_threshold is None:
         return probs.argmax(axis=1)
     return decode_cumulative(cumulative(probs), cumulative_threshold)
-
-
-def level_thresholds(info: dict, override: float | None) -> tuple[float, ...]:
-    """Thresholds of levels 1..5: `override` for all, else the head's `level_thresholds`, else its single
-    `cumulative_threshold` (0.5 when it has none)."""
-    if override is not None:
-        return (override,) * 5
-    if info.get("level_thresholds"):
-        return tuple(float(t) for t in info["level_thresholds"])
-    return (float(info.get("cumulative_threshold") or 0.5),) * 5
 
 
 def load_encoder(cfg: EmbedConfig):
@@ -217,15 +182,13 @@ class EmbeddingClassifier:
     def __init__(self, cfg: EmbedConfig, batch_size: int = 64, encoder=None, heads=None):
         """`encoder`: a loaded sentence-transformers model to use instead of loading `cfg.model`; `heads`:
         (LinearHead, LexicalHead or None) to use instead of loading `cfg.head`."""
-        from curation.lexical import LexicalHead
-
         self.cfg = cfg
         self.batch_size = batch_size
         self.encoder = encoder if encoder is not None else load_encoder(cfg)
         folder = cfg.head or DEFAULT_HEAD
-        self.head, self.lexical = heads if heads is not None else (LinearHead.load(folder), LexicalHead.load(folder))
-        if not cfg.lexical:
-            self.lexical = None
+        if heads is None:
+            heads = LinearHead.load(folder), LexicalHead.load(folder) if cfg.lexical else None
+        self.head, self.lexical = heads[0], heads[1] if cfg.lexical else None
         dim = self.encoder.get_embedding_dimension()
         if self.head.weight.shape[1] != dim:
             raise ValueError(f"classifier head expects {self.head.weight.shape[1]}-d embeddings, "
@@ -258,18 +221,23 @@ class EmbeddingClassifier:
 def fit_head(embeddings: np.ndarray, scores: np.ndarray, unsafe_weight: float,
              regularization: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression; rows with score > 0 weigh `unsafe_weight` times more."""
+    return fit_softmax(embeddings, scores, np.where(scores > 0, unsafe_weight, 1.0), regularization, seed)
+
+
+def fit_softmax(features, scores: np.ndarray, weights: np.ndarray, regularization: float, seed: int,
+                max_iter: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+    """(weight (6, d), bias (6,)) of a weighted multinomial logistic regression over dense or sparse features."""
     from sklearn.linear_model import LogisticRegression
 
-    weights = np.where(scores > 0, unsafe_weight, 1.0)
-    model = LogisticRegression(C=regularization, max_iter=5000, random_state=seed)
+    model = LogisticRegression(C=regularization, max_iter=max_iter, random_state=seed)
     if len(np.unique(scores)) < 2:
         raise ValueError("labeled rows need at least two different scores")
-    model.fit(embeddings, scores, sample_weight=weights)
+    model.fit(features, scores, sample_weight=weights)
     coef, intercept = model.coef_, model.intercept_
     if len(model.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, w.x + b)
         coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
         intercept = np.array([0.0, intercept[0]])
-    weight = np.zeros((CLASSES, embeddings.shape[1]), dtype=np.float32)
+    weight = np.zeros((CLASSES, features.shape[1]), dtype=np.float32)
     bias = np.full(CLASSES, -1e4, dtype=np.float32)  # a class absent from training never wins
     for row, cls in enumerate(model.classes_):
         weight[int(cls)] = coef[row]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-CLASSES = 6
+from curation.score_levels import CLASSES, softmax
 
 
 def _vectorizers(n_features: int):
@@ -59,10 +59,11 @@ class LexicalHead:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, CLASSES))
-        logits = np.asarray(tfidf(counts(texts, len(self.idf)), self.idf) @ self.weight.T) + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return self.probabilities_of_counts(counts(texts, len(self.idf)))
+
+    def probabilities_of_counts(self, counted) -> np.ndarray:
+        """The 6-way distribution of rows already counted by `counts`."""
+        return softmax(np.asarray(tfidf(counted, self.idf) @ self.weight.T) + self.bias)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)

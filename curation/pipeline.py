@@ -70,7 +70,7 @@ class EmbedStage:
         valid = [i for i, r in enumerate(batch["reason"].to_pylist()) if r is None]
         texts = batch["text"].to_pylist()
         reasons = batch["reason"].to_pylist()
-        scores, unsafe, tokens = [None] * batch.num_rows, [None] * batch.num_rows, [None] * batch.num_rows
+        scores, probs, tokens = [None] * batch.num_rows, [None] * batch.num_rows, [None] * batch.num_rows
         try:
             results = list(zip(valid, *self._score([texts[i] for i in valid]), strict=True))
         except Exception:  # noqa: BLE001 - retry row by row so one bad row cannot sink its batch
@@ -81,14 +81,14 @@ class EmbedStage:
                     results.append((i, *(values[0] for values in self._score([texts[i]]))))
                 except Exception as exc:  # noqa: BLE001 - this row goes to rejects with the error
                     reasons[i] = f"embed_error:{type(exc).__name__}"
-        for i, score, p_unsafe, count in results:
-            scores[i], unsafe[i], tokens[i] = int(score), float(p_unsafe), int(count)
+        for i, score, prob, count in results:
+            scores[i], probs[i], tokens[i] = int(score), float(prob), int(count)
         if self.reflector is not None:
             batch = self._reflect(batch, [i for i in valid if scores[i] is not None])
         per_row = (time.perf_counter() - started) / max(1, batch.num_rows)
         batch = batch.set_column(batch.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string()))
         return (batch.append_column("embed_score", pa.array(scores, pa.int64()))
-                .append_column("embed_prob", pa.array(unsafe, pa.float64()))
+                .append_column("embed_prob", pa.array(probs, pa.float64()))
                 .append_column("tokens", pa.array(tokens, pa.int64()))
                 .append_column("seconds_embed", pa.array([per_row] * batch.num_rows, pa.float64())))
 

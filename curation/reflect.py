@@ -31,8 +31,9 @@ from pathlib import Path
 
 from curation.categories import CATEGORY_HEAD, CategoryHead, readable
 from curation.config import ReflectionConfig
-from curation.embed import EmbeddingClassifier, cumulative, decode_levels
+from curation.embed import EmbeddingClassifier
 from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
+from curation.score_levels import cumulative, decode_levels
 
 SAFE = "Safe"
 UNSAFE = "Unsafe"

@@ -89,7 +89,7 @@ def reflection_figures(generated: dict[str, pa.Table]) -> dict:
     }
 
 
-LLM_OFF = ("off: the packaged SmolLM2-135M rates real text at chance (AUROC 0.49 over 17 public sources, "
+LLM_OFF = ("off: the packaged SmolLM2-135M rates real text at chance (AUROC 0.51 over 17 public sources, "
            "benchmarks/results/llm_signal.json); the embedding classifier scores alone. Turn it on with a capable "
            "model (cluster/gpu.yaml)")
 CARD_SCORED_COLUMNS = ["safety_score", "llm_score", "embed_score", "route", "tokens"]

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curation.embed import CLASSES, LinearHead, cumulative, decode_cumulative, decode_levels
+from curation.embed import LinearHead, fit_softmax
 from curation.lexical import LexicalHead, fit_idf, tfidf
+from curation.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels
+
+MAX_ITER = 500
+"""lbfgs iterations per head fit (17 out-of-source fits of a 262,144-bucket lexical head must stay minutes)."""
 
 
 @dataclass(frozen=True)
@@ -36,48 +40,36 @@ def row_weights(scores: np.ndarray, sources: np.ndarray, unsafe_weight: float) -
     return weights * len(weights) / weights.sum()
 
 
-def _softmax_head(features, scores: np.ndarray, weights: np.ndarray, c: float, seed: int):
-    """(weight (6, d), bias (6,)) of a multinomial logistic regression; absent classes never win."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=c, max_iter=500, random_state=seed)
-    model.fit(features, scores, sample_weight=weights)
-    weight = np.zeros((CLASSES, features.shape[1]), dtype=np.float32)
-    bias = np.full(CLASSES, -1e4, dtype=np.float32)
-    coef, intercept = model.coef_, model.intercept_
-    if len(model.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, w.x + b)
-        coef, intercept = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, intercept[0]])
-    for row, cls in enumerate(model.classes_):
-        weight[int(cls)], bias[int(cls)] = coef[row], intercept[row]
-    return weight, bias
-
-
 def fit_heads(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
               settings: FitSettings) -> tuple[LinearHead, LexicalHead]:
     """The encoder head on `embeddings` and the lexical head on n-gram `counted` (see curation.lexical.counts)."""
     weights = row_weights(scores, sources, settings.unsafe_weight)
-    weight, bias = _softmax_head(embeddings, scores, weights, settings.encoder_c, settings.seed)
+    weight, bias = fit_softmax(embeddings, scores, weights, settings.encoder_c, settings.seed, MAX_ITER)
     idf = fit_idf(counted)
-    lex_weight, lex_bias = _softmax_head(tfidf(counted, idf), scores, weights, settings.lexical_c, settings.seed)
+    lex_weight, lex_bias = fit_softmax(tfidf(counted, idf), scores, weights, settings.lexical_c, settings.seed,
+                                       MAX_ITER)
     return (LinearHead(weight=weight, bias=bias, info={}),
             LexicalHead(idf=idf, weight=lex_weight, bias=lex_bias, info={"buckets": settings.buckets}))
+
+
+def heads_without_each_source(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
+                               settings: FitSettings):
+    """Per source, in order: (source, its rows as a mask, heads fitted on every other source)."""
+    for source in np.unique(sources):
+        held = sources == source
+        if len(np.unique(scores[~held])) < 2:
+            raise ValueError(f"without {source} the other sources hold one score only: out-of-source fits need "
+                             "sources with safe and unsafe rows besides any one source")
+        yield source, held, fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
 
 
 def out_of_source(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
                   settings: FitSettings, log=print) -> tuple[np.ndarray, np.ndarray]:
     """(encoder, lexical) 6-way probabilities of every row from heads fitted without the row's source."""
     encoder, lexical = np.zeros((len(scores), CLASSES)), np.zeros((len(scores), CLASSES))
-    for source in np.unique(sources):
-        held = sources == source
-        if len(np.unique(scores[~held])) < 2:
-            raise ValueError(f"without {source} the other sources hold one score only: out-of-source fits need "
-                             "sources with safe and unsafe rows besides any one source")
-        head, lex = fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
+    for source, held, (head, lex) in heads_without_each_source(embeddings, counted, scores, sources, settings):
         encoder[held] = head.probabilities(embeddings[held])
-        lex_features = tfidf(counted[held], lex.idf)
-        logits = np.asarray(lex_features @ lex.weight.T) + lex.bias
-        lexical[held] = np.exp(logits - logits.max(axis=1, keepdims=True))
-        lexical[held] /= lexical[held].sum(axis=1, keepdims=True)
+        lexical[held] = lex.probabilities_of_counts(counted[held])
         log(f"  out-of-source predictions for {source} ({int(held.sum())} rows)")
     return encoder, lexical
 
