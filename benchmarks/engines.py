@@ -40,7 +40,7 @@ def run_vllm(model_dir: Path, texts: list[str], max_tokens: int, threads: int) -
     from vllm import SamplingParams
 
     from curation.config import LLMConfig
-    from curation.engine import build_llm, shutdown
+    from curation.models.engine import build_llm, shutdown
 
     started = time.perf_counter()
     llm = build_llm(LLMConfig(max_model_len=1024), model_dir)
@@ -96,7 +96,7 @@ def main() -> None:
 
     from transformers import AutoTokenizer
 
-    from curation.engine import chat_model_dir
+    from curation.models.engine import chat_model_dir
 
     model_dir = chat_model_dir(str(args.model) if args.model else None)
     texts = prompts(AutoTokenizer.from_pretrained(model_dir), args.prompts)

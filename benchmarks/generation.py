@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.common import versions
-from curation.report import mean_present
+from curation.report.card import mean_present
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "heldout_eval.jsonl"
 STAGES = ("safeweb", "refuseweb", "moral_education")
@@ -200,7 +200,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from curation.config import ConfigError, load_config
-    from curation.pipeline import run_curation
+    from curation.run.driver import run_curation
 
     try:
         cfg = load_config(None, args.overrides)

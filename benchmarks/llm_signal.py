@@ -101,9 +101,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from curation.config import EmbedConfig, LLMConfig
-    from curation.embed import EmbeddingClassifier
     from curation.fitting.table import build_table
-    from curation.llm_scorer import RubricScorer
+    from curation.models.encoder import EmbeddingClassifier
+    from curation.models.rubric import RubricScorer
 
     rows, _ = build_table(args.raw)
     rows = rows.take(sample(np.asarray(rows["score"]), np.asarray(rows["source"]), args.per_source, args.seed))

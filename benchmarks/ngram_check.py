@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from curation.ngrams import (
+from curation.report.ngrams import (
     GENERATED_SLICES,
     LISTS,
     count_brute_force,

@@ -64,7 +64,7 @@ def measure(model_dir: Path, prompts: list[str], beams: int, top_ns: list[int], 
 
 
 def main() -> None:
-    from curation.engine import chat_model_dir
+    from curation.models.engine import chat_model_dir
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, action="append", default=None,

@@ -12,7 +12,7 @@ from pathlib import Path
 from benchmarks.common import table, write_json
 from benchmarks.throughput import corpus, set_threads, timed
 from curation.config import EmbedConfig
-from curation.embed import EmbeddingClassifier, load_encoder
+from curation.models.encoder import EmbeddingClassifier, load_encoder
 
 VARIANTS = {
     "chunks, encoder head": {"window_tokens": 0, "lexical": False},

@@ -59,7 +59,7 @@ def write_shards(folder: Path, texts: list[str], shards: int) -> str:
 
 def pipeline_run(shards: str, out: Path, cfg: Config) -> dict:
     """One run_curation: rows, tokens and wall seconds (its cards too)."""
-    from curation.pipeline import run_curation
+    from curation.run.driver import run_curation
 
     summary = run_curation(shards, str(out), cfg, progress=False)
     if not summary.ok:
@@ -95,7 +95,7 @@ def set_threads(threads: int) -> None:
 
 
 def bare_validation(shards: str, cfg: Config) -> dict:
-    from curation.shards import find_shards, inspect_shard, read_task_rows, read_tasks
+    from curation.io.shards import find_shards, inspect_shard, read_task_rows, read_tasks
 
     tasks = [t for path in find_shards(shards) for t in read_tasks(inspect_shard(path, cfg.input),
                                                                       cfg.resources.read_rows_per_task)]
@@ -108,8 +108,8 @@ def pipeline_validation(shards: str, cfg: Config) -> dict:
     """The read stage alone on Ray Data, as the pipeline builds it."""
     import ray
 
-    from curation.pipeline import read_stage
-    from curation.shards import find_shards, inspect_shard, read_tasks
+    from curation.io.shards import find_shards, inspect_shard, read_tasks
+    from curation.stages.read import read_stage
 
     tasks = [t for path in find_shards(shards) for t in read_tasks(inspect_shard(path, cfg.input),
                                                                       cfg.resources.read_rows_per_task)]
@@ -122,7 +122,7 @@ def pipeline_validation(shards: str, cfg: Config) -> dict:
 
 
 def bare_embed(texts: list[str], cfg: Config) -> dict:
-    from curation.embed import EmbeddingClassifier
+    from curation.models.encoder import EmbeddingClassifier
 
     res = cfg.resources.embed
     set_threads(res.threads or max(1, round(res.num_cpus)))
@@ -136,7 +136,7 @@ def bare_embed(texts: list[str], cfg: Config) -> dict:
 
 
 def bare_llm(texts: list[str], cfg: Config) -> dict:
-    from curation.llm_scorer import RubricScorer
+    from curation.models.rubric import RubricScorer
 
     res = cfg.resources.llm
     set_threads(res.threads or max(1, round(res.num_cpus)))
@@ -152,7 +152,7 @@ def bare_llm(texts: list[str], cfg: Config) -> dict:
 
 def bare_generators(texts: list[str], cfg: Config) -> dict:
     """One try of each generator on the same texts (Moral Education on the RefuseWeb dialogues)."""
-    from curation.generate import Generator
+    from curation.generation.generator import Generator
 
     res = cfg.resources.generate
     set_threads(res.threads or max(1, round(res.num_cpus)))
@@ -181,7 +181,7 @@ def _generated(replies, seconds: float) -> dict:
 
 def bare_ngrams(cards_dir: Path, cfg: Config) -> dict:
     """The card's n-gram section built directly on a committed shard's texts."""
-    from curation.ngrams import ngram_card, shard_slices
+    from curation.report.ngrams import ngram_card, shard_slices
 
     path = sorted((cards_dir / "scored").glob("*.parquet"))[0]
     scored = pq.read_table(path)
@@ -213,7 +213,7 @@ def main() -> None:
 
     import ray
 
-    from curation.pipeline import start_ray
+    from curation.run.ray_setup import start_ray
 
     if args.gpu:
         BASE.extend(GPU)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -19,13 +21,26 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML con
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override: dotted.key=value (repeatable).")]
 
 
+def fail(message: str, code: int = 2) -> NoReturn:
+    """The one way a command stops on a problem: one line on stderr and an exit code (2: bad input)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors(*kinds: type[Exception], code: int = 2) -> Iterator[None]:
+    """Turn the named exceptions (problems with the user's input) into `fail`; anything else is a bug and
+    keeps its traceback."""
+    try:
+        yield
+    except kinds as exc:
+        fail(str(exc), code)
+
+
 def _config(path: Path | None, overrides: list[str] | None, model: type = Config):
     """The config tree of type `model` from YAML and overrides; a bad one is a one-line error and exit 2."""
-    try:
+    with user_errors(ConfigError):
         return load_yaml_model(model, path, overrides)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -40,14 +55,11 @@ def curate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Score every shard, route its rows, and commit per-shard outputs and report cards."""
-    from curation.pipeline import run_curation
+    from curation.run.driver import run_curation
 
     cfg = _config(config, (set_ or []) + ([f"ray.address={address}"] if address else []))
-    try:
+    with user_errors(FileNotFoundError, ValueError):
         summary = run_curation(shards, out, cfg, progress=progress)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     committed = summary.committed.values()
     rows = sum(m["counts"]["scored"] for m in committed)
     rejected = sum(m["counts"]["rejected"] for m in committed)
@@ -75,15 +87,12 @@ def fit_classifier_cmd(
     set_: SetOpt = None,
 ) -> None:
     """Train a classifier head on labeled text and print held-out precision/recall/F1 and AUROC."""
-    from curation.fit import fit_classifier
+    from curation.fitting.classifier import fit_classifier
 
     cfg = _config(config, set_)
-    try:
+    with user_errors(OSError, ValueError):
         metrics = fit_classifier(data, out, cfg.scoring.embed, unsafe_weight, regularization, test_size,
                                  threshold, cfg.seed, refit_all)
-    except (OSError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"head written to {out}")
     for key, value in metrics.items():
         typer.echo(f"  {key:>16}: {value}")
@@ -92,7 +101,7 @@ def fit_classifier_cmd(
 @app.command()
 def sample(out: Annotated[Path, typer.Option(help="Folder for the sample shards.")] = Path("sample")) -> None:
     """Write the bundled sample corpus as Parquet shards."""
-    from curation.sample import write_sample
+    from curation.tools.sample import write_sample
 
     for path in write_sample(out):
         typer.echo(str(path))
@@ -105,45 +114,23 @@ def report(
 ) -> None:
     """Merge every committed shard's card into OUT/report.{json,md,html} and print a summary."""
     from rich.console import Console
-    from rich.table import Table
 
-    from curation.corpus import write_corpus_card
-    from curation.storage import Store
+    from curation.io.storage import Store
+    from curation.report.corpus import write_corpus_card
+    from curation.report.summary import print_summary
 
     console = Console()
     store = Store(out)
     if shard is not None:
         card = store.read_bytes(f"reports/{shard}.md")
         if card is None:
-            typer.echo(f"error: no card for shard {shard!r} in {out}/reports", err=True)
-            raise typer.Exit(2)
+            fail(f"no card for shard {shard!r} in {out}/reports")
         console.print(card.decode(), markup=False, highlight=False)
         return
     if not store.names("_manifest", ".json"):
-        typer.echo(f"error: {out} holds no committed shard (nothing in _manifest/)", err=True)
-        raise typer.Exit(2)
+        fail(f"{out} holds no committed shard (nothing in _manifest/)")
     card = write_corpus_card(store)
-    table = Table(title=f"{card['shards']} shards, {card['tokens']} tokens, "
-                        f"{100 * card['unsafe_fraction']:.1f}% of scored rows score 4-5")
-    for column in ("shard", "rows in", "scored", "rejected", "unsafe", "keep", "rephrase", "refuse"):
-        table.add_column(column, justify="left" if column == "shard" else "right", no_wrap=column == "shard")
-    for s in card["per_shard"]:
-        table.add_row(s["shard"], *(str(s[k]) for k in ("rows_in", "scored", "rejected")),
-                      f"{100 * s['unsafe_fraction']:.1f}%", *(str(s[k]) for k in ("keep", "rephrase", "refuse")))
-    rows = card["rows"]
-    table.add_row("total", *(str(rows.get(k, 0)) for k in ("in", "scored", "rejected")),
-                  f"{100 * card['unsafe_fraction']:.1f}%", *(str(card["routes"][k]) for k in ("keep", "rephrase",
-                                                                                              "refuse")), style="bold")
-    console.print(table)
-    if card["ngrams"]:
-        rates = Table(title="harmful n-gram hits per million tokens")
-        rates.add_column("category", no_wrap=True)
-        slices = list(card["ngrams"]["slices"])
-        for name in slices:
-            rates.add_column(name, justify="right")
-        for key, label in card["ngrams"]["categories"].items():
-            rates.add_row(label, *(f"{card['ngrams']['slices'][n]['per_million'].get(key, 0):.0f}" for n in slices))
-        console.print(rates)
+    print_summary(card, console)
     typer.echo(f"corpus card: {out}/report.html (and report.json, report.md)")
 
 
@@ -162,9 +149,8 @@ def train(
     import yaml
 
     if importlib.util.find_spec("litgpt") is None:
-        typer.echo("error: training needs litgpt, installed apart from the LLM engine: `make train` builds "
-                   ".venv-train (or pip install -e '.[train]' in an environment without vllm)", err=True)
-        raise typer.Exit(2)
+        fail("training needs litgpt, installed apart from the LLM engine: `make train` builds .venv-train "
+             "(or pip install -e '.[train]' in an environment without vllm)")
     from training.config import TrainConfig
     from training.train import run
 
@@ -173,15 +159,11 @@ def train(
         try:
             weights = yaml.safe_load(mixture.read_text())
         except (OSError, yaml.YAMLError) as exc:
-            typer.echo(f"error: cannot read mixture {mixture}: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"cannot read mixture {mixture}: {exc}")
         overrides.insert(0, f"mixture={json.dumps(weights)}")
     cfg = _config(config, overrides, TrainConfig)
-    try:
+    with user_errors(FileNotFoundError, ValueError, code=1):
         run(cfg, data, out, say=typer.echo)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command("eval")
@@ -203,20 +185,17 @@ def eval_cmd(
     """Judge a model's completions by greedy, beam and Safe Beam decoding: attack success rate, over-refusal."""
     import importlib.util
 
-    from curation.engine import chat_model_dir
-    from curation.judge import SafetyJudge
+    from curation.models.engine import chat_model_dir
+    from curation.models.judge import SafetyJudge
     from decoding.evaluate import DATA, EvalSettings, evaluate, load_prompts, markdown_table
 
     cfg = _config(config, set_)
     if cfg.scoring.llm.enabled and importlib.util.find_spec("vllm") is None:
         typer.echo("note: vllm is not installed here: the judge uses the embedding classifier alone", err=True)
         cfg.scoring.llm.enabled = False
-    try:
+    with user_errors(FileNotFoundError, ValueError):
         harmful = load_prompts(prompts or DATA / "harmful_prompts.jsonl")
         harmless = load_prompts(benign or DATA / "benign_prompts.jsonl")
-    except (FileNotFoundError, ValueError, json.JSONDecodeError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     model_dir = model or chat_model_dir()
     settings = EvalSettings(max_new_tokens=max_new_tokens, num_beams=num_beams, top_n=top_n,
                             drop_fraction=drop_fraction, unsafe_threshold=unsafe_threshold)
@@ -253,9 +232,8 @@ def submit(
     if config is not None:  # the project folder travels as the job's working directory: so must the config
         local = Path(config).resolve()
         if local.is_file() and not local.is_relative_to(jobs.PROJECT):
-            typer.echo(f"error: {config} is outside the project folder {jobs.PROJECT}, which is all a job carries: "
-                       "copy it into the project (e.g. cluster/) or pass settings with --set", err=True)
-            raise typer.Exit(2)
+            fail(f"{config} is outside the project folder {jobs.PROJECT}, which is all a job carries: copy it into "
+                 "the project (e.g. cluster/) or pass settings with --set")
         if local.is_file():
             config = str(local.relative_to(jobs.PROJECT))
     job_id = jobs.submit(address, jobs.curate_entrypoint(shards, out, config, set_))
@@ -306,22 +284,18 @@ def plan_cmd(
 ) -> None:
     """Cost of curating TOKENS tokens: documents, worker-hours and GPU- or core-hours per stage, from measured
     throughput and a config profile."""
-    from curation.plan import load_throughput, plan, show
+    from curation.tools.cost import estimate, load_throughput, show
 
     cfg = _config(profile, set_)
-    try:
-        result = plan(load_throughput(throughput), cfg, tokens)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    with user_errors(ValueError):
+        result = estimate(load_throughput(throughput), cfg, tokens)
     show(result, say=typer.echo)
     if json_out is not None:
         try:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps(result, indent=2) + "\n")
         except OSError as exc:
-            typer.echo(f"error: cannot write {json_out}: {exc.strerror}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"cannot write {json_out}: {exc.strerror}")
         typer.echo(f"plan written to {json_out}")
 
 

@@ -210,8 +210,6 @@ class ResourcesConfig(Section):
     """LLM-scorer actor pool."""
     generate: StageResources = StageResources(batch_size=8)
     """Generator actor pool (SafeWeb, RefuseWeb, Moral Education)."""
-    reflect: StageResources = StageResources(batch_size=64)
-    """Reflection actor pool (segment scoring)."""
     read_rows_per_task: int = Field(2048, gt=0)
     """Rows per read/validate task (row groups are split to this size)."""
     read_num_cpus: float = Field(0.5, gt=0)

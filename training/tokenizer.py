@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from curation.files import atomic_directory
+from curation.io.files import atomic_directory
 from curation.markers import SPECIAL_TOKENS
 
 DOCUMENT_SEPARATOR = "<|endoftext|>"
@@ -56,9 +56,9 @@ def smollm2_tokenizer():
     from gguf import GGUFReader
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    from curation.models import _smollm2_gguf
+    from curation.models.packaged import smollm2_gguf
 
-    fields = GGUFReader(str(_smollm2_gguf())).fields
+    fields = GGUFReader(str(smollm2_gguf())).fields
     meta = {name: fields[name].contents() for name in ("tokenizer.ggml.model", "tokenizer.ggml.tokens",
                                                       "tokenizer.ggml.token_type", "tokenizer.ggml.merges")}
     if meta["tokenizer.ggml.model"] != "gpt2":

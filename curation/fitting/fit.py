@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from curation.config import EmbedConfig
-from curation.embed import DEFAULT_HEAD, load_encoder
 from curation.fitting.heads import FitSettings, choose_blend, choose_levels, fit_heads, out_of_source
 from curation.fitting.table import build_table
-from curation.lexical import counts
+from curation.models.encoder import DEFAULT_HEAD, load_encoder
+from curation.models.lexical import counts
 
 
 def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, with_seed: bool = True) -> dict:

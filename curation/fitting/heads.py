@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curation.embed import LinearHead, fit_softmax
-from curation.lexical import LexicalHead, fit_idf, tfidf
-from curation.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels
+from curation.fitting.classifier import fit_softmax
+from curation.models.encoder import LinearHead
+from curation.models.lexical import LexicalHead, fit_idf, tfidf
+from curation.models.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels
 
 MAX_ITER = 500
 """lbfgs iterations per head fit (17 out-of-source fits of a 262,144-bucket lexical head must stay minutes)."""
@@ -42,7 +43,7 @@ def row_weights(scores: np.ndarray, sources: np.ndarray, unsafe_weight: float) -
 
 def fit_heads(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
               settings: FitSettings) -> tuple[LinearHead, LexicalHead]:
-    """The encoder head on `embeddings` and the lexical head on n-gram `counted` (see curation.lexical.counts)."""
+    """The encoder head on `embeddings` and the lexical head on n-gram `counted` (curation.models.lexical.counts)."""
     weights = row_weights(scores, sources, settings.unsafe_weight)
     weight, bias = fit_softmax(embeddings, scores, weights, settings.encoder_c, settings.seed, MAX_ITER)
     idf = fit_idf(counted)

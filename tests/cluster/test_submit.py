@@ -15,7 +15,7 @@ import pytest
 
 from cluster import submit as jobs
 from curation.config import load_config
-from curation.pipeline import run_curation
+from curation.run.driver import run_curation
 
 pytestmark = pytest.mark.timeout(900)
 RAY = str(Path(sys.executable).with_name("ray"))

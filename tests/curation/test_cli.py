@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.cli import app
-from curation.sample import write_sample
+from curation.tools.sample import write_sample
 
 pytestmark = pytest.mark.timeout(300)
 runner = CliRunner()

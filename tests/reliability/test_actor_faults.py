@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
-from curation.pipeline import run_curation
+from curation.run.driver import run_curation
 from tests.reliability.test_crash import OPTIONS, SHARDS, comparable, write_shards
 
 pytestmark = pytest.mark.timeout(600)

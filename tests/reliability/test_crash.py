@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
-from curation.pipeline import run_curation
+from curation.run.driver import run_curation
 
 pytestmark = pytest.mark.timeout(900)
 ROOT = Path(__file__).parents[2]

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
-from curation.pipeline import run_curation
+from curation.run.driver import run_curation
 
 pytestmark = pytest.mark.timeout(600)
 OPTIONS = ["scoring.llm.enabled=false", "generation.enabled=false", "report.ngrams=false",

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
-from curation.route import safety_scores
+from curation.models.ensemble import safety_scores
 
 ROOT = Path(__file__).parents[2]
 INJECTIONS = [
@@ -50,8 +50,8 @@ def rubric_scorer():
     from transformers import AutoTokenizer
 
     from curation.config import LLMConfig
-    from curation.engine import chat_model_dir
-    from curation.llm_scorer import RubricScorer
+    from curation.models.engine import chat_model_dir
+    from curation.models.rubric import RubricScorer
 
     tokenizer = AutoTokenizer.from_pretrained(chat_model_dir(None))
     return RubricScorer(LLMConfig(), llm=SimpleNamespace(get_tokenizer=lambda: tokenizer))
@@ -76,7 +76,7 @@ def test_an_injected_document_stays_inside_its_delimited_block(rubric_scorer, le
 @needs_smollm2
 def test_generated_text_never_carries_control_tokens(rubric_scorer, ledger):
     """Model output made of control tokens, their halves and text, in random order, comes out clean."""
-    from curation.generate import clean_generation
+    from curation.generation.generator import clean_generation
 
     tokenizer = rubric_scorer.tokenizer
     control = rubric_scorer._control
@@ -95,7 +95,7 @@ def test_generated_text_never_carries_control_tokens(rubric_scorer, ledger):
 @pytest.mark.timeout(900)
 def test_injections_do_not_lower_scores_in_a_real_run(ray_local, tmp_path, ledger):
     """The packaged SmolLM2 rubric scorer on injected unsafe documents, through the pipeline."""
-    from curation.pipeline import run_curation
+    from curation.run.driver import run_curation
 
     threat = "I know where you live and I will come to your house tonight and hurt your whole family. "
     texts = [threat + attack for attack in INJECTIONS] + [attack + " " + threat for attack in INJECTIONS]
@@ -133,7 +133,7 @@ def test_nothing_a_user_hands_in_is_unpickled(ledger):
 
 
 def test_shard_names_cannot_write_outside_out(ray_local, tmp_path, ledger):
-    from curation.pipeline import run_curation
+    from curation.run.driver import run_curation
 
     folder = tmp_path / "deep" / "in"
     folder.mkdir(parents=True)

@@ -1,0 +1,292 @@
+"""Rewrites of routed documents on a chat model: SafeWeb framings, RefuseWeb dialogues, Moral Education articles."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from string import Template
+from typing import NamedTuple
+
+from curation.config import SAFEWEB_TEMPLATES, Config
+from curation.generation.gates import check, score_problem
+from curation.models.engine import (
+    build_llm,
+    chat_model_dir,
+    chat_prompt_ids,
+    control_token_pattern,
+    fit_prompt,
+    prepare_document,
+    shutdown,
+)
+from curation.seeds import draw
+
+PROMPTS = Path(__file__).parent / "prompts"
+SAFEWEB = {name: Template((PROMPTS / "safeweb" / f"{name}.txt").read_text()) for name in SAFEWEB_TEMPLATES}
+REFUSEWEB = Template((PROMPTS / "refuseweb.txt").read_text())
+MORAL_EDUCATION = Template((PROMPTS / "moral_education.txt").read_text())
+SPEAKERS = json.loads((PROMPTS / "speakers.json").read_text())
+DIALOGUE_PREFILL = "User:"
+"""RefuseWeb replies start with the first user turn, so a small model cannot open with a preamble."""
+ARTICLE_PREFILL = "# "
+"""Moral Education replies start with the article's title heading."""
+_LINE = r"[^\n]+"
+DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_LINE}(\nUser: {_LINE}\nAssistant: {_LINE}){{0,2}}"
+"""What may follow the prefill (a structured-output constraint): one to three exchanges, one turn per line.
+Unconstrained, SmolLM2-135M never wrote an Assistant turn (8 of 8 replies)."""
+_BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
+ARTICLE_REGEX = rf"[^\n#]+(\n\n## [^\n#]+\n\n{_BLOCK}(\n\n{_BLOCK}){{0,2}}){{2,4}}"
+"""What may follow `# `: a title, then two to four `## ` sections of one to three paragraphs.
+Unconstrained, SmolLM2-135M wrote no `## ` section (8 of 8 replies)."""
+MIN_DOCUMENT_TOKENS = 64
+_TURN = re.compile(r"\**\b(user|assistant)\b\**\s*:\**", re.IGNORECASE)
+_LABEL = re.compile(r"^(User|Assistant):", re.MULTILINE)
+_ECHOED_MARKER = re.compile(r"<{2,}\s*DOCUMENT\s+(?:START|END)\s*>*")
+_LAST_SENTENCE = re.compile(r".*[.!?][\"'\u201d\u2019)\]*_]*(?=\s|$)", re.DOTALL)
+
+
+class Reply(NamedTuple):
+    """One generated text (None when the reply had no usable form) and the tokens generated for it."""
+
+    text: str | None
+    tokens: int
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A generated text after the quality gates: `text` passed them, or `reason` says why the last try failed."""
+
+    text: str | None
+    tokens: int
+    """Tokens generated over every try."""
+    attempts: int
+    reason: str | None = None
+    failed_text: str | None = None
+    """The last try's text when none passed (kept for rejects/)."""
+    template: str | None = None
+    score: int | None = None
+    """The safety score of `text` (or of the failed text, when it got as far as being scored)."""
+
+
+def pick_template(templates: list[str], seed: int, doc_id: str) -> str:
+    """The SafeWeb framing of one document: a seeded draw from `templates` by (seed, id)."""
+    return templates[draw(seed, doc_id, "template") % len(templates)]
+
+
+class Generator:
+    """Holds one vLLM engine and writes SafeWeb, RefuseWeb and Moral Education texts, a batch per call."""
+
+    def __init__(self, cfg: Config, seed: int = 0):
+        self.cfg, self.seed = cfg.generation, seed
+        gates = cfg.generation.gates
+        self.max_score = gates.max_score
+        """The highest safety score a SafeWeb or Moral Education text may have."""
+        self.target_score = cfg.routing.keep_max if gates.target_score is None else gates.target_score
+        """Above this, a SafeWeb or Moral Education text is tried again (the safest try is kept)."""
+        engine = cfg.scoring.llm
+        model_dir = chat_model_dir(cfg.generation.model, engine.model)
+        self.llm = build_llm(engine, model_dir, seed)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.control = control_token_pattern(self.tokenizer)
+        self.budget = engine.max_model_len - self.cfg.max_tokens
+        prompts = [*SAFEWEB.values(), REFUSEWEB, MORAL_EDUCATION]
+        room = self.budget - max(len(self._encode(prompt, "", DIALOGUE_PREFILL)) for prompt in prompts)
+        if room < MIN_DOCUMENT_TOKENS:
+            raise ValueError(
+                f"scoring.llm.max_model_len={engine.max_model_len} leaves {room} tokens for the document after "
+                f"the generation prompt and generation.max_tokens={self.cfg.max_tokens}: raise max_model_len"
+            )
+
+    def rephrase(self, ids: list[str], texts: list[str], attempt: int = 0) -> list[Reply]:
+        """SafeWeb: each document rewritten in its drawn framing (`template`); text None when empty."""
+        return [first for first, *_ in self.write("safeweb", ids, texts, attempt)]
+
+    def refuse(self, ids: list[str], texts: list[str], attempt: int = 0) -> list[Reply]:
+        """RefuseWeb: a User/Assistant dialogue declining each document's harmful content (text None if none)."""
+        return [first for first, *_ in self.write("refuseweb", ids, texts, attempt)]
+
+    def moral(self, ids: list[str], dialogues: list[str], attempt: int = 0) -> list[Reply]:
+        """Moral Education: each dialogue as a third-person article with Markdown headings; text None when the
+        reply has no `## ` section (the token budget ran out first)."""
+        return [first for first, *_ in self.write("moral_education", ids, dialogues, attempt)]
+
+    def write(self, kind: str, ids: list[str], sources: list[str], attempt: int = 0,
+              candidates: int = 1) -> list[list[Reply]]:
+        """`candidates` texts of `kind` (safeweb, refuseweb, moral_education) per source, sampled from one prompt."""
+        if kind == "safeweb":
+            names = [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in ids]
+            replies = self._generate(ids, [SAFEWEB[name] for name in names], sources, "", None, kind, attempt,
+                                     candidates)
+            return [[Reply(text or None, tokens, name) for text, tokens in row]
+                    for name, row in zip(names, replies, strict=True)]
+        if kind == "refuseweb":
+            replies = self._generate(ids, [REFUSEWEB] * len(sources), sources, DIALOGUE_PREFILL, DIALOGUE_REGEX,
+                                     kind, attempt, candidates)
+            return [[Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in row]
+                    for row in replies]
+        if kind == "moral_education":
+            replies = self._generate(ids, [MORAL_EDUCATION] * len(sources), sources, ARTICLE_PREFILL, ARTICLE_REGEX,
+                                     kind, attempt, candidates)
+            return [[Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in row]
+                    for row in replies]
+        raise ValueError(f"unknown generation kind {kind!r}")
+
+    def gated(self, kind: str, ids: list[str], sources: list[str],
+              score: Callable[[list[str]], list[int | None]] | None = None) -> list[Draft]:
+        """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates.
+
+        A row whose text fails a gate is generated again with a new seed, up to `gates.retries` times;
+        a row that never passes comes back with text None and the reason of its last try.
+        `score` rates texts 0-5 with the safety scorer; every text that passes the other gates is scored.
+        A SafeWeb or Moral Education text above `self.target_score` is tried again too, and the row keeps
+        its lowest-scoring try; if even that scores above `self.max_score`, the row fails as `still_unsafe`.
+        """
+        gates = self.cfg.gates
+        candidates = 1 if kind == "refuseweb" else gates.candidates
+        drafts: list[Draft | None] = [None] * len(ids)
+        tokens = [0] * len(ids)
+        # what each text is measured against: the document as the generator saw it (an article: its dialogue)
+        made_from = sources if kind == "moral_education" else [self.gate_source(source) for source in sources]
+        todo = list(range(len(ids)))
+        for attempt in range(gates.retries + 1):
+            if not todo:
+                break
+            written = self.write(kind, [ids[i] for i in todo], [sources[i] for i in todo], attempt, candidates)
+            tries = [(i, reply) for i, replies in zip(todo, written, strict=True) for reply in replies]
+            reasons = []
+            for i, reply in tries:
+                tokens[i] += reply.tokens
+                reasons.append(check(kind, made_from[i], reply.text, gates))
+            passed = [t for t, reason in enumerate(reasons) if reason is None]
+            scores = [None] * len(tries)
+            if score and passed:
+                for t, value in zip(passed, score([tries[t][1].text for t in passed]), strict=True):
+                    scores[t] = value
+                    reasons[t] = score_problem(kind, value, self.max_score)
+            chosen: dict[int, int] = {}  # row -> its try this round: the safest that passed, else the first
+            for t, (i, _) in enumerate(tries):
+                if i not in chosen or (reasons[t] is None and (reasons[chosen[i]] is not None
+                                                                or scores[t] < scores[chosen[i]])):
+                    chosen[i] = t
+            retry = []
+            for i, t in chosen.items():
+                reply, reason, failed = tries[t][1], reasons[t], reasons[t] is not None
+                draft = Draft(None if failed else reply.text, tokens[i], attempt + 1, reason,
+                              reply.text if failed else None, reply.template, scores[t])
+                best = drafts[i]
+                if best is not None and best.text is not None and (failed or draft.score >= best.score):
+                    draft = replace(best, tokens=tokens[i], attempts=attempt + 1)  # an earlier try was safer
+                drafts[i] = draft
+                if draft.text is None or score_problem(kind, draft.score, self.target_score):
+                    retry.append(i)
+            todo = retry
+        return drafts
+
+    def gate_source(self, text: str) -> str:
+        """A document as the generator saw it (cut to max_doc_chars): what a rewrite is measured against."""
+        return prepare_document(text, self.cfg.max_doc_chars, self.control)
+
+    def close(self) -> None:
+        """Stop the engine's processes now rather than at interpreter exit."""
+        shutdown(self.llm)
+
+    def prompt_ids(self, prompt: Template, text: str, prefill: str = "") -> list[int]:
+        """Token ids for one document: chat template, instructions, cut and neutralised document, prefill."""
+        document = prepare_document(text, self.cfg.max_doc_chars, self.control)
+        return fit_prompt(self.tokenizer, document, lambda doc: self._encode(prompt, doc, prefill), self.budget)
+
+    def _encode(self, prompt: Template, document: str, prefill: str) -> list[int]:
+        return chat_prompt_ids(self.tokenizer, prompt.substitute(document=document), prefill)
+
+    def _generate(self, ids, prompts, texts, prefill: str, regex: str | None, purpose: str,
+                  attempt: int = 0, candidates: int = 1) -> list[list[tuple[str, int]]]:
+        """One batched generate call, each request sampled `candidates` times from a seed drawn from
+        (seed, id, purpose, attempt).
+
+        Replies come back cleaned, with their generated token counts; one cut by max_tokens loses its
+        unfinished last sentence.
+        """
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        if not texts:
+            return []
+        requests = [{"prompt_token_ids": self.prompt_ids(p, t, prefill)} for p, t in zip(prompts, texts, strict=True)]
+        structure = StructuredOutputsParams(regex=regex) if regex else None
+        sampling = [
+            SamplingParams(
+                n=candidates,
+                temperature=self.cfg.temperature,
+                top_p=self.cfg.top_p,
+                max_tokens=self.cfg.max_tokens,
+                repetition_penalty=self.cfg.repetition_penalty,
+                seed=draw(self.seed, doc_id, purpose if attempt == 0 else f"{purpose}#{attempt}"),
+                structured_outputs=structure,
+            )
+            for doc_id in ids
+        ]
+        replies = []
+        for output in self.llm.generate(requests, sampling, use_tqdm=False):
+            row = []
+            for completion in sorted(output.outputs, key=lambda c: c.index):
+                cut = completion.finish_reason == "length"
+                text = clean_generation(drop_unfinished(completion.text) if cut else completion.text, self.control)
+                row.append((text, len(completion.token_ids)))
+            replies.append(row)
+        return replies
+
+
+def clean_generation(text: str, control_pattern: re.Pattern) -> str:
+    """Generated text without control tokens, echoed document markers or outer whitespace.
+
+    Removing one control token may join the pieces of another, so removal repeats until none is left.
+    """
+    found = True
+    while found:
+        text, found = control_pattern.subn("", text)
+    return _ECHOED_MARKER.sub("", text).strip()
+
+
+def drop_unfinished(text: str) -> str:
+    """Text up to its last sentence end (a reply cut by the token budget stops mid-sentence); all if none."""
+    match = _LAST_SENTENCE.match(text)
+    return match[0] if match else text
+
+
+def normalise_dialogue(text: str) -> str | None:
+    """One turn per line, each starting "User:" or "Assistant:"; None without a user and an assistant turn.
+
+    Text before the first label is dropped, whitespace inside a turn collapsed, consecutive turns of one
+    speaker merged, empty turns and a trailing unanswered user turn dropped.
+    """
+    parts = _TURN.split(text)
+    turns: list[list[str]] = []
+    for label, content in zip(parts[1::2], parts[2::2], strict=True):
+        speaker, words = label.capitalize(), " ".join(content.replace("**", " ").split())
+        if not words:
+            continue
+        if turns and turns[-1][0] == speaker:
+            turns[-1][1] += " " + words
+        else:
+            turns.append([speaker, words])
+    if turns and turns[-1][0] == "User":
+        turns.pop()
+    if {speaker for speaker, _ in turns} != {"User", "Assistant"}:
+        return None
+    return "\n".join(f"{speaker}: {words}" for speaker, words in turns)
+
+
+def substitute_speakers(dialogue: str, key: str, seed: int, mode: str = "mixed") -> str:
+    """Replace the "User:"/"Assistant:" line labels with two different names or roles drawn by (seed, key)."""
+    pools = {"names": SPEAKERS["names"], "roles": SPEAKERS["roles"], "mixed": SPEAKERS["names"] + SPEAKERS["roles"]}
+    if mode not in pools:
+        raise ValueError(f"speaker mode {mode!r}: choose from {', '.join(pools)}")
+    user, assistant = random.Random(draw(seed, key, "speakers")).sample(pools[mode], 2)
+    labels = {"User": user, "Assistant": assistant}
+    return _LABEL.sub(lambda match: labels[match[1]] + ":", dialogue)

@@ -1,0 +1,229 @@
+"""The embedding half of the safety score: a sentence encoder plus a 6-way linear head over its embedding."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from curation.config import EmbedConfig
+from curation.models.lexical import LexicalHead
+from curation.models.score_levels import (
+    CLASSES,
+    cumulative,
+    decode_cumulative,
+    decode_levels,
+    level_thresholds,
+    softmax,
+)
+
+DEFAULT_HEAD = Path(__file__).parents[1] / "heads" / "default"
+
+
+@dataclass
+class LinearHead:
+    """Softmax regression over embeddings: class k = safety score k (0 safe ... 5 highly unsafe)."""
+
+    WRITER = "`safecurate fit-classifier`"  # named when a head folder is unreadable
+    weight: np.ndarray  # (6, dim)
+    bias: np.ndarray  # (6,)
+    info: dict
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        return softmax(embeddings @ self.weight.T + self.bias)
+
+    def scores(self, embeddings: np.ndarray, cumulative_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """(score 0-5, probabilities) per row; see EmbedConfig.cumulative_threshold."""
+        probs = self.probabilities(embeddings)
+        return decode_scores(probs, cumulative_threshold), probs
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({"weight": np.ascontiguousarray(self.weight, np.float32),  # sklearn's arrays are column-major
+                   "bias": np.ascontiguousarray(self.bias, np.float32)},
+                  str(folder / "head.safetensors"))
+        (folder / "head.json").write_text(json.dumps(self.info, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> LinearHead:
+        """The head in `folder` (head.safetensors + head.json), its shape checked by `check`."""
+        folder = Path(folder)
+        try:
+            tensors = load_file(str(folder / "head.safetensors"))
+            info = json.loads((folder / "head.json").read_text())
+            head = cls(weight=tensors["weight"], bias=tensors["bias"], info=info)
+        except (OSError, ValueError, KeyError) as exc:
+            raise FileNotFoundError(f"classifier head {folder} is unreadable ({exc!r}); it needs head.safetensors "
+                                    f"and head.json, as written by {cls.WRITER}") from None
+        head.check(folder)
+        return head
+
+    def check(self, folder: Path) -> None:
+        """Raise ValueError unless the weight has one row per score 0-5."""
+        if self.weight.shape[0] != CLASSES or self.bias.shape != (CLASSES,):
+            raise ValueError(f"classifier head {folder} has shape {self.weight.shape}, expected (6, dim)")
+
+
+def decode_scores(probs: np.ndarray, cumulative_threshold: float | None) -> np.ndarray:
+    """The highest k with P(score >= k) >= threshold, or the most likely class without one."""
+    if cumulative_threshold is None:
+        return probs.argmax(axis=1)
+    return decode_cumulative(cumulative(probs), cumulative_threshold)
+
+
+def load_encoder(cfg: EmbedConfig):
+    """The sentence-transformers encoder named by the config, loaded from local disk only."""
+    from sentence_transformers import SentenceTransformer
+
+    if cfg.model:
+        path = cfg.model
+    else:
+        from curation.models.packaged import packaged_encoder_dir
+
+        path = str(packaged_encoder_dir())
+    encoder = SentenceTransformer(path, device=cfg.device, local_files_only=True)
+    encoder.max_seq_length = cfg.max_seq_length
+    return encoder
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\n+")
+
+
+def _cut(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
+    """`text` (whose tokens have `offsets`) cut at token edges into pieces of at most `size` tokens."""
+    return [(text[offsets[start][0]:offsets[min(start + size, len(offsets)) - 1][1]], min(size, len(offsets) - start))
+            for start in range(0, len(offsets), size)]
+
+
+def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens: int, max_chunks: int):
+    """The pieces a document is scored on: near-equal chunks of at most `chunk_tokens` encoder tokens and, with
+    `window_tokens` > 0, windows that text around a harmful passage cannot dilute (see `_windows`). Only the first
+    `max_chunks` chunks' worth of text is read; a piece that repeats another of its document is scored once.
+
+    Returns the pieces, the index of the text each piece belongs to, and each text's token count.
+    """
+    window = max(1, chunk_tokens - 2)  # room for [CLS] and [SEP]
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True,
+                        return_attention_mask=False, verbose=False)
+    pieces, owners, counts = [], [], []
+    for i, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"], strict=True)):
+        counts.append(len(offsets))
+        if len(offsets) > window * max_chunks:
+            offsets = offsets[:window * max_chunks]
+            text = text[:offsets[-1][1]]
+        document = [piece for piece, _ in _chunks(text, offsets, window)]
+        if window_tokens > 0:
+            document += _windows(tokenizer, text, window, window_tokens)
+        unique = list(dict.fromkeys(p for p in document if p.strip())) or [text]
+        pieces += unique
+        owners += [i] * len(unique)
+    return pieces, np.asarray(owners, dtype=np.int64), counts
+
+
+PARAGRAPH_END = re.compile(r"\n\s*\n")
+EDGE_SENTENCES = 3
+"""A short first (last) paragraph is also scored without up to this many of its first (last) sentences."""
+
+
+def _chunks(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
+    """Near-equal pieces of at most `size` tokens: no few-token tail."""
+    if not offsets:
+        return [(text, 0)]
+    count = -(-len(offsets) // size)
+    return _cut(text, offsets, -(-len(offsets) // count))
+
+
+def _windows(tokenizer, text: str, chunk: int, window_tokens: int) -> list[str]:
+    """Each paragraph (when there are several), its sentences packed into windows of at most `window_tokens`, and,
+    when the first (last) paragraph has at most 2 x `window_tokens` tokens, that paragraph without its first (last)
+    1..EDGE_SENTENCES sentences: an instruction or a benign paragraph put before or after a harmful text is left
+    out of some window."""
+    paragraphs = [p.strip() for p in PARAGRAPH_END.split(text) if p.strip()]
+    encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True,
+                        return_attention_mask=False, verbose=False)["offset_mapping"] if paragraphs else []
+    out = []
+    for number, (paragraph, offsets) in enumerate(zip(paragraphs, encoded, strict=True)):
+        sentences = [s.strip() for s in SENTENCE_END.split(paragraph) if s and s.strip()]
+        packed = _pack(tokenizer, sentences, max(1, window_tokens - 2))
+        if len(paragraphs) > 1 and len(packed) > 1:  # a paragraph in one window is that window already
+            out += [piece for piece, _ in _chunks(paragraph, offsets, chunk)]
+        out += packed
+        if 1 < len(sentences) and len(offsets) <= 2 * window_tokens:
+            edges = range(1, min(EDGE_SENTENCES, len(sentences) - 1) + 1)
+            if number == 0:  # an instruction put in front of the text
+                out += [" ".join(sentences[k:]) for k in edges]
+            if number == len(paragraphs) - 1:  # text put after it
+                out += [" ".join(sentences[:-k]) for k in edges]
+    return out
+
+
+def _pack(tokenizer, sentences: list[str], size: int) -> list[str]:
+    """Consecutive sentences joined into windows of at most `size` tokens (a longer sentence is cut)."""
+    lengths = [len(ids) for ids in tokenizer(sentences, add_special_tokens=False, return_attention_mask=False,
+                                             verbose=False)["input_ids"]]
+    windows, current, used = [], [], 0
+    for sentence, length in zip(sentences, lengths, strict=True):
+        if current and used + length > size:
+            windows.append(" ".join(current))
+            current, used = [], 0
+        if length > size:
+            offsets = tokenizer(sentence, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            windows += [piece for piece, _ in _cut(sentence, offsets, size)]
+            continue
+        current.append(sentence)
+        used += length
+    if current:
+        windows.append(" ".join(current))
+    return windows
+
+
+class EmbeddingClassifier:
+    """Scores documents 0-5 from the pieces `split_windows` cuts them into.
+
+    Each piece gets a 6-way distribution: the encoder head's, blended with the lexical head's when the head
+    folder has one (weight `encoder_weight` of head.json). A document's P(score >= k) is the max over its pieces,
+    and its score is decoded from them with one threshold per level (`decode_levels`).
+    """
+
+    def __init__(self, cfg: EmbedConfig, batch_size: int = 64, encoder=None, heads=None):
+        """`encoder`: a loaded sentence-transformers model to use instead of loading `cfg.model`; `heads`:
+        (LinearHead, LexicalHead or None) to use instead of loading `cfg.head`."""
+        self.cfg = cfg
+        self.batch_size = batch_size
+        self.encoder = encoder if encoder is not None else load_encoder(cfg)
+        folder = cfg.head or DEFAULT_HEAD
+        if heads is None:
+            heads = LinearHead.load(folder), LexicalHead.load(folder) if cfg.lexical else None
+        self.head, self.lexical = heads[0], heads[1] if cfg.lexical else None
+        dim = self.encoder.get_embedding_dimension()
+        if self.head.weight.shape[1] != dim:
+            raise ValueError(f"classifier head expects {self.head.weight.shape[1]}-d embeddings, "
+                             f"the encoder gives {dim}-d: train a head for this encoder")
+        self.encoder_weight = float(self.head.info.get("encoder_weight", 1.0)) if self.lexical else 1.0
+        self.thresholds = level_thresholds(self.head.info, cfg.cumulative_threshold)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.encoder.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                   show_progress_bar=False)
+
+    def probabilities(self, pieces: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """The 6-way distribution of each piece (embeddings computed unless given)."""
+        if not pieces:
+            return np.zeros((0, CLASSES))
+        probs = self.head.probabilities(self.embed(pieces) if embeddings is None else embeddings)
+        if self.lexical is not None:
+            probs = self.encoder_weight * probs + (1.0 - self.encoder_weight) * self.lexical.probabilities(pieces)
+        return probs
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(score per text, P(score >= 2) per text, token count per text)."""
+        pieces, owners, counts = split_windows(self.encoder.tokenizer, texts, self.cfg.max_seq_length,
+                                               self.cfg.window_tokens, self.cfg.max_chunks)
+        at_least = np.zeros((len(texts), CLASSES))
+        np.maximum.at(at_least, owners, cumulative(self.probabilities(pieces)))
+        return decode_levels(at_least, self.thresholds), at_least[:, 2], counts

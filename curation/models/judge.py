@@ -1,0 +1,44 @@
+"""The safety judge: any list of texts scored 0-5 by the project's scorers and ensemble.
+
+The same embedding classifier, LLM rubric scorer and max-ensemble (with its `vote` rule) that score the
+documents. Used to re-score generated texts and to judge model completions in `decoding/`'s evaluation.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from curation.config import Config
+from curation.models.ensemble import safety_scores
+
+
+class SafetyJudge:
+    """Loads the scorers of `cfg.scoring` once; `llm` is a vLLM engine to share with the rubric scorer."""
+
+    def __init__(self, cfg: Config, llm=None):
+        from curation.models.encoder import EmbeddingClassifier
+
+        self.cfg, self.shared = cfg, llm is not None
+        self.classifier = EmbeddingClassifier(cfg.scoring.embed, cfg.resources.embed.batch_size)
+        self.llm_scorer = None
+        if cfg.scoring.llm.enabled:
+            from curation.models.rubric import RubricScorer
+
+            self.llm_scorer = RubricScorer(cfg.scoring.llm, seed=cfg.seed, llm=llm)
+
+    def score(self, texts: list[str]) -> list[int]:
+        """The safety score of each text (0 safe .. 5 highly unsafe)."""
+        if not texts:
+            return []
+        embed, _, _ = self.classifier.score(texts)
+        llm, confidence = [None] * len(texts), [None] * len(texts)
+        if self.llm_scorer is not None:
+            verdicts = self.llm_scorer.score(texts)
+            llm, confidence = [v.score for v in verdicts], [v.confidence for v in verdicts]
+        return safety_scores(pa.array([int(s) for s in embed], pa.int64()), pa.array(llm, pa.int64()),
+                             pa.array(confidence, pa.float64()), self.cfg).to_pylist()
+
+    def close(self) -> None:
+        """Stop the rubric scorer's engine now (shared engines are stopped by their owner)."""
+        if self.llm_scorer is not None and not self.shared:
+            self.llm_scorer.close()

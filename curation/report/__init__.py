@@ -1,0 +1,1 @@
+"""Report cards: per shard (JSON, Markdown, HTML), the corpus card, harmful n-gram rates."""

@@ -1,0 +1,183 @@
+"""The curation run: plan shards, stream their rows through the model stages, commit each shard.
+
+Rows carry their shard and row index through the stream; only scores come back to the driver, which spills
+them per shard and hands a shard to a commit task once all its rows are back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.config import Config
+from curation.faults import fault_point
+from curation.io.shards import Shard, ShardError, find_shards, inspect_shard
+from curation.io.spill import SPILL_DIR, open_spill
+from curation.io.storage import PendingParquet, Store
+from curation.run.commit import clean_temporaries, commit_shard, is_committed, manifest_path
+from curation.run.dataset import build_dataset, score_columns
+from curation.run.failures import RunSummary, record_failures
+from curation.run.ray_setup import configure_data_context, start_ray
+from curation.schema import SCORE_SCHEMA
+
+log = logging.getLogger("safecurate")
+Say = Callable[[str], object]
+
+
+def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> RunSummary:
+    """Curate every shard matching `pattern` into `out`; committed shards are skipped."""
+    from tqdm import tqdm
+
+    started = time.time()
+    store = prepare_output(out)
+    summary = RunSummary()
+    todo = shards_to_do(pattern, cfg, store, summary)
+    bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None, desc="curating")
+    say = bar.write if progress else log.info
+    if summary.skipped:
+        say(f"skipping {len(summary.skipped)} committed shard(s)")
+    try:
+        if todo:
+            stream_and_commit(todo, cfg, store, summary, bar, say)
+    finally:
+        bar.close()
+    record_failures(store, summary)
+    summary.seconds = time.time() - started
+    return summary
+
+
+def prepare_output(out: str) -> Store:
+    """The output store, without the temporaries and score spills of an earlier run that did not finish."""
+    store = Store(out)
+    store.make_folders("")
+    clean_temporaries(store)
+    store.delete_folder(SPILL_DIR)
+    return store
+
+
+def plan_shards(pattern: str, cfg: Config, summary: RunSummary) -> list[Shard]:
+    """Inspect every matching shard; unreadable ones are recorded as failed, the rest planned."""
+    shards = []
+    for path in find_shards(pattern):
+        try:
+            shards.append(inspect_shard(path, cfg.input))
+        except ShardError as exc:
+            summary.failed[path] = exc.problem
+    stems: dict[str, str] = {}
+    for shard in shards:
+        if shard.stem in stems:
+            raise ValueError(f"two shards would write the same outputs {shard.stem!r}: "
+                             f"{stems[shard.stem]} and {shard.path}; rename one")
+        stems[shard.stem] = shard.path
+    return shards
+
+
+def shards_to_do(pattern: str, cfg: Config, store: Store, summary: RunSummary) -> list[Shard]:
+    """The planned shards not yet committed with this config; a shard to redo loses its old manifest first."""
+    todo = []
+    config_hash = cfg.content_hash()
+    for shard in plan_shards(pattern, cfg, summary):
+        if is_committed(store, shard, config_hash):
+            summary.skipped.append(shard.stem)
+        else:
+            store.delete(manifest_path(shard.stem))  # uncommitted until redone
+            todo.append(shard)
+    return todo
+
+
+def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: RunSummary, bar, say: Say) -> None:
+    """Start Ray, stream every row of `todo` through the stages, commit each shard as its last row comes back."""
+    import ray
+
+    started_ray = start_ray(cfg)
+    commits = ShardCommits(todo, cfg, store, summary, say)
+    try:
+        configure_data_context(cfg)
+        for shard in todo:
+            if shard.num_rows == 0:
+                commits.submit(shard.stem)
+        live = [s for s in todo if s.num_rows]
+        if live:
+            for batch in build_dataset(live, cfg, store.location).iter_batches(batch_format="pyarrow",
+                                                                               batch_size=None):
+                fault_point("driver.batch")
+                commits.add(score_columns(batch))
+                bar.update(batch.num_rows)
+                commits.collect(block=False)
+        commits.collect(block=True)
+        commits.account_for_missing_rows()
+    finally:
+        commits.close()
+        if started_ray:
+            ray.shutdown()
+
+
+class ShardCommits:
+    """The shards in flight: their score rows spilled to disk as they come back, a commit task per shard once
+    all its rows are there, and each commit's outcome recorded in the run summary."""
+
+    def __init__(self, todo: list[Shard], cfg: Config, store: Store, summary: RunSummary, say: Say):
+        import ray
+
+        self.store, self.summary, self.say = store, summary, say
+        self.by_stem = {s.stem: s for s in todo}
+        self.seen = dict.fromkeys(self.by_stem, 0)
+        self.spills: dict[str, PendingParquet] = {}
+        self.pending: dict = {}
+        self.commit = ray.remote(commit_shard).options(num_cpus=cfg.resources.read_num_cpus, max_retries=2)
+        self.cfg_ref = ray.put(cfg)
+
+    def add(self, batch: pa.Table) -> None:
+        """Spill a batch's rows by shard; submit each shard whose rows are now all back."""
+        for stem in pc.unique(batch["shard"]).to_pylist():
+            part = batch.filter(pc.equal(batch["shard"], stem))
+            if stem not in self.spills:
+                self.spills[stem] = open_spill(self.store, stem, SCORE_SCHEMA)
+            self.spills[stem].write(part)
+            self.seen[stem] += part.num_rows
+            if self.seen[stem] == self.by_stem[stem].num_rows:
+                self.submit(stem)
+
+    def submit(self, stem: str) -> None:
+        (self.spills.pop(stem, None) or open_spill(self.store, stem, SCORE_SCHEMA)).commit()
+        shard = self.by_stem[stem]
+        self.pending[self.commit.remote(shard, self.cfg_ref, self.store.location)] = shard
+
+    def collect(self, block: bool) -> None:
+        """Record the commits that finished (all of them, waiting, when `block`)."""
+        import ray
+
+        while self.pending:
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=None if block else 0)
+            if not ready:
+                return
+            shard = self.pending.pop(ready[0])
+            try:
+                self.committed(shard, ray.get(ready[0]))
+            except Exception as exc:  # noqa: BLE001 - one shard's failure must not stop the others
+                self.summary.failed[shard.path] = f"commit failed: {exc}"
+
+    def committed(self, shard: Shard, manifest: dict) -> None:
+        self.summary.committed[shard.stem] = manifest
+        counts, routes = manifest["counts"], manifest["routes"]
+        self.say(f"committed {shard.stem}: {counts['scored']} scored, {counts['rejected']} rejected, "
+                 f"{manifest['seconds']:.1f}s, routes keep={routes['keep']} rephrase={routes['rephrase']} "
+                 f"refuse={routes['refuse']}"
+                 + (f", {manifest['generation_reused']} generated rows reused from checkpoints"
+                    if manifest.get("generation_reused") else ""))
+
+    def account_for_missing_rows(self) -> None:
+        """A shard neither committed nor failed lost rows in the stream: it fails."""
+        for stem, shard in self.by_stem.items():
+            if stem not in self.summary.committed and shard.path not in self.summary.failed:
+                self.summary.failed[shard.path] = f"only {self.seen[stem]} of {shard.num_rows} rows came back"
+
+    def close(self) -> None:
+        """Drop the spills of shards whose rows did not all come back, and the spill folder."""
+        for spill in self.spills.values():
+            spill.abort()
+        self.store.delete_folder(SPILL_DIR)

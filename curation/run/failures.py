@@ -1,0 +1,37 @@
+"""What a run did, shard by shard, and the `_failed/` records of the shards that did not commit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from curation.io.shards import shard_stem
+from curation.io.storage import Store
+
+
+@dataclass
+class RunSummary:
+    """What a run did, shard by shard."""
+
+    committed: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def record_failures(store: Store, summary: RunSummary) -> None:
+    """`OUT/_failed/S.json` for each shard that failed this run (reason, when, how many runs in a row it has
+    failed); the record of a shard that committed is removed. A re-run redoes exactly the uncommitted shards."""
+    for stem in summary.committed:
+        store.delete(f"_failed/{stem}.json")
+    for path, reason in summary.failed.items():
+        record = f"_failed/{shard_stem(path)}.json"
+        previous = json.loads(store.read_bytes(record) or b"{}")
+        store.write_bytes(record, json.dumps({
+            "shard": str(path), "reason": reason, "failed_runs": previous.get("failed_runs", 0) + 1,
+            "last_failed_at": datetime.now(UTC).isoformat(timespec="seconds")}, indent=2).encode())

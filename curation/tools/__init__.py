@@ -1,0 +1,1 @@
+"""Small tools beside the run: the cost planner and the bundled sample."""
