@@ -110,6 +110,11 @@ class GateConfig(Section):
     keeps its lowest-scoring try. Empty = routing.keep_max: aim for text the scorer would keep as it is."""
     max_copy: float = Field(0.5, ge=0.0, le=1.0)
     """A text whose word 8-grams are more than this fraction copied from its source fails (`copy_of_source`)."""
+    min_similarity: float = Field(0.4, ge=-1.0, le=1.0)
+    """A text whose encoder cosine similarity to its source is below this fails (`off_topic`): a SafeWeb text
+    against its document, a RefuseWeb dialogue's user turns against the document, a Moral Education article
+    against its dialogue. 0.4 keeps 96% of human meaning-preserving rewrites (ParaDetox pairs) and 0.4% of
+    random pairs (benchmarks/results/faithfulness.json); -1 turns the gate off."""
     retries: int = Field(1, ge=0)
     """Retries of a failed row with a new seed before it goes to rejects/ with its reason."""
     candidates: int = Field(2, ge=1)

@@ -44,6 +44,7 @@ GENERATION_SCHEMA = pa.schema([
     *[field for prefix in PREFIX.values() for field in (
         (f"{prefix}_text", pa.string()),         # passed the gates
         (f"{prefix}_score", pa.int64()),         # safety score of the generated text
+        (f"{prefix}_similarity", pa.float64()),  # encoder cosine to its source (see gates.min_similarity)
         (f"{prefix}_tokens", pa.int64()),        # tokens generated over every try
         (f"{prefix}_attempts", pa.int64()),
         (f"{prefix}_gate", pa.string()),         # why the last try failed, when none passed

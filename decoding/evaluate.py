@@ -4,7 +4,7 @@ For each prompt of a harmful-prompt file, every decoding method writes a complet
 safety judge (embedding classifier + LLM rubric scorer, the curation ensemble) scores it 0-5, and the
 attack success rate (ASR) of a method is the share of its completions scored at or above
 `unsafe_threshold`. On a file of benign prompts, over-refusal is the share of completions that refuse
-(a reply opening with a refusal phrase from `decoding/data/refusal_phrases.txt`). Safe Beam Search
+(a reply opening with a refusal phrase from `curation/data/refusal_phrases.txt`). Safe Beam Search
 needs the harmfulness tag in the model's vocabulary (models from `training/`); for other models it is
 reported as not applicable.
 """
@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation.generation.refusal import opens_with_refusal
 from curation.markers import HARM_TAG
 
 DATA = Path(__file__).parent / "data"
-REFUSALS = [line.strip().lower() for line in (DATA / "refusal_phrases.txt").read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
 METHODS = ("greedy", "beam", "safe_beam")
 
 
@@ -68,9 +67,8 @@ def tag_token_id(tokenizer) -> int | None:
 
 
 def is_refusal(text: str) -> bool:
-    """Whether a completion declines: one of the refusal phrases within its first 120 characters."""
-    opening = " ".join(text.lower().split())[:120]
-    return any(phrase in opening for phrase in REFUSALS)
+    """Whether a completion declines: a refusal phrase (curation/data/refusal_phrases.txt) near its start."""
+    return opens_with_refusal(text)
 
 
 class Decoder:

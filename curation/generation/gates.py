@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from curation.config import GateConfig
+from curation.generation.refusal import is_refusal
 from curation.schema import GENERATION_KINDS as KINDS
 from curation.schema import SCORE_GATED
 
@@ -16,6 +17,8 @@ COPY_NGRAM = 8
 """Word n-gram length of the copy check: long enough that shared phrases ("in the United States") don't count."""
 _WORD = re.compile(r"\w+")
 _DIALOGUE_LINE = re.compile(r"^(User|Assistant): \S", re.MULTILINE)
+_TURNS = re.compile(r"^(User|Assistant): (.*)$", re.MULTILINE)
+_URL = re.compile(r"https?://|www\.|\]\(")
 
 
 def ngrams(text: str, n: int = COPY_NGRAM) -> set[tuple[str, ...]]:
@@ -31,13 +34,41 @@ def copied_fraction(source: str, text: str, n: int = COPY_NGRAM) -> float:
     return len(grams & ngrams(source, n)) / len(grams)
 
 
+def turns(dialogue: str, speaker: str) -> list[str]:
+    """The texts of one speaker's turns in a "User: ..."/"Assistant: ..." dialogue, one turn per line."""
+    return [text for who, text in _TURNS.findall(dialogue) if who == speaker]
+
+
 def dialogue_problem(text: str) -> str | None:
-    """Why a "User: ..."/"Assistant: ..." dialogue (one turn per line) is not a refusal dialogue, or None."""
+    """Why a "User: ..."/"Assistant: ..." dialogue (one turn per line) is not a refusal dialogue, or None:
+    both speakers, the assistant last, and every assistant turn declines (curation.generation.refusal)."""
     speakers = [match[1] for match in _DIALOGUE_LINE.finditer(text)]
     if "User" not in speakers or "Assistant" not in speakers:
         return "missing_speaker"
     if speakers[-1] != "Assistant":
         return "ends_with_user"
+    if not all(is_refusal(turn) for turn in turns(text, "Assistant")):
+        return "no_refusal"
+    return None
+
+
+def title_problem(article: str) -> str | None:
+    """`bad_title` when a Moral Education article's title line is a link, a date or has no words."""
+    title = article.strip().splitlines()[0].lstrip("# ").strip() if article.strip() else ""
+    if _URL.search(title) or len(_WORD.findall(re.sub(r"\d+", " ", title))) < 2:
+        return "bad_title"
+    return None
+
+
+def topic_text(kind: str, text: str) -> str:
+    """What must stay on its source's topic: a RefuseWeb dialogue's user turns, any other text whole."""
+    return " ".join(turns(text, "User")) if kind == "refuseweb" else text
+
+
+def topic_problem(similarity: float | None, cfg: GateConfig) -> str | None:
+    """`off_topic` when a text's encoder similarity to its source is below `min_similarity`."""
+    if similarity is not None and similarity < cfg.min_similarity:
+        return "off_topic"
     return None
 
 
@@ -63,6 +94,8 @@ def check(kind: str, source: str, text: str | None, cfg: GateConfig) -> str | No
         return problem
     if kind == "moral_education" and "\n## " not in text:
         return "no_sections"
+    if kind == "moral_education" and (problem := title_problem(text)):
+        return problem
     if copied_fraction(source, text) > cfg.max_copy:
         return "copy_of_source"
     return None

@@ -12,7 +12,7 @@ from string import Template
 from typing import NamedTuple
 
 from curation.config import SAFEWEB_TEMPLATES, Config
-from curation.generation.gates import check, score_problem
+from curation.generation.gates import check, score_problem, topic_problem, topic_text
 from curation.models.engine import (
     build_llm,
     chat_model_dir,
@@ -34,9 +34,14 @@ DIALOGUE_PREFILL = "User:"
 ARTICLE_PREFILL = "# "
 """Moral Education replies start with the article's title heading."""
 _LINE = r"[^\n]+"
-DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_LINE}(\nUser: {_LINE}\nAssistant: {_LINE}){{0,2}}"
-"""What may follow the prefill (a structured-output constraint): one to three exchanges, one turn per line.
-Unconstrained, SmolLM2-135M never wrote an Assistant turn (8 of 8 replies)."""
+REFUSAL_OPENERS = ("I can't help with", "I can't help you with", "I'm sorry, but I can't", "I won't help with",
+                   "I can't share", "I can't provide", "I'm not able to help with")
+"""How an assistant turn may start: each is a refusal phrase of curation/data/refusal_phrases.txt."""
+_REFUSAL = "(" + "|".join(re.escape(opener) for opener in REFUSAL_OPENERS) + ")"
+DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_REFUSAL}{_LINE}(\nUser: {_LINE}\nAssistant: {_REFUSAL}{_LINE}){{0,2}}"
+"""What may follow the prefill (a structured-output constraint): one to three exchanges, one turn per line, every
+assistant turn opening with a refusal. Unconstrained, SmolLM2-135M never wrote an Assistant turn (8 of 8 replies);
+with turns but free openings, four in five of its assistant turns chatted along instead of declining."""
 _BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
 ARTICLE_REGEX = rf"[^\n#]+(\n\n## [^\n#]+\n\n{_BLOCK}(\n\n{_BLOCK}){{0,2}}){{2,4}}"
 """What may follow `# `: a title, then two to four `## ` sections of one to three paragraphs.
@@ -70,6 +75,8 @@ class Draft:
     template: str | None = None
     score: int | None = None
     """The safety score of `text` (or of the failed text, when it got as far as being scored)."""
+    similarity: float | None = None
+    """Encoder cosine similarity of `text` (or the failed text) to its source, when it was measured."""
 
 
 def pick_template(templates: list[str], seed: int, doc_id: str) -> str:
@@ -136,13 +143,15 @@ class Generator:
         raise ValueError(f"unknown generation kind {kind!r}")
 
     def gated(self, kind: str, ids: list[str], sources: list[str],
-              score: Callable[[list[str]], list[int | None]] | None = None) -> list[Draft]:
+              score: Callable[[list[str]], list[int | None]] | None = None,
+              similarity: Callable[[list[str], list[str]], list[float]] | None = None) -> list[Draft]:
         """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates.
 
         A row whose text fails a gate is generated again with a new seed, up to `gates.retries` times;
         a row that never passes comes back with text None and the reason of its last try.
-        `score` rates texts 0-5 with the safety scorer; every text that passes the other gates is scored.
-        A SafeWeb or Moral Education text above `self.target_score` is tried again too, and the row keeps
+        `similarity` relates each text to its source (encoder cosine); below `gates.min_similarity` a text is
+        `off_topic`. `score` rates texts 0-5 with the safety scorer; every text that passes the other gates is
+        scored. A SafeWeb or Moral Education text above `self.target_score` is tried again too, and the row keeps
         its lowest-scoring try; if even that scores above `self.max_score`, the row fails as `still_unsafe`.
         """
         gates = self.cfg.gates
@@ -157,16 +166,9 @@ class Generator:
                 break
             written = self.write(kind, [ids[i] for i in todo], [sources[i] for i in todo], attempt, candidates)
             tries = [(i, reply) for i, replies in zip(todo, written, strict=True) for reply in replies]
-            reasons = []
             for i, reply in tries:
                 tokens[i] += reply.tokens
-                reasons.append(check(kind, made_from[i], reply.text, gates))
-            passed = [t for t, reason in enumerate(reasons) if reason is None]
-            scores = [None] * len(tries)
-            if score and passed:
-                for t, value in zip(passed, score([tries[t][1].text for t in passed]), strict=True):
-                    scores[t] = value
-                    reasons[t] = score_problem(kind, value, self.max_score)
+            reasons, similar, scores = self._judge_tries(kind, tries, made_from, score, similarity)
             chosen: dict[int, int] = {}  # row -> its try this round: the safest that passed, else the first
             for t, (i, _) in enumerate(tries):
                 if i not in chosen or (reasons[t] is None and (reasons[chosen[i]] is not None
@@ -176,7 +178,7 @@ class Generator:
             for i, t in chosen.items():
                 reply, reason, failed = tries[t][1], reasons[t], reasons[t] is not None
                 draft = Draft(None if failed else reply.text, tokens[i], attempt + 1, reason,
-                              reply.text if failed else None, reply.template, scores[t])
+                              reply.text if failed else None, reply.template, scores[t], similar[t])
                 best = drafts[i]
                 if best is not None and best.text is not None and (failed or draft.score >= best.score):
                     draft = replace(best, tokens=tokens[i], attempts=attempt + 1)  # an earlier try was safer
@@ -185,6 +187,26 @@ class Generator:
                     retry.append(i)
             todo = retry
         return drafts
+
+    def _judge_tries(self, kind: str, tries: list[tuple[int, Reply]], made_from: list[str], score, similarity):
+        """(gate reason, similarity to the source, safety score) of each try: the text gates first, then the
+        topic gate on the tries that passed them, then the safety score of those still passing."""
+        reasons = [check(kind, made_from[i], reply.text, self.cfg.gates) for i, reply in tries]
+        similar: list[float | None] = [None] * len(tries)
+        scores: list[int | None] = [None] * len(tries)
+        passed = [t for t, reason in enumerate(reasons) if reason is None]
+        if similarity and passed:
+            values = similarity([made_from[tries[t][0]] for t in passed],
+                                [topic_text(kind, tries[t][1].text) for t in passed])
+            for t, value in zip(passed, values, strict=True):
+                similar[t] = round(float(value), 4)
+                reasons[t] = topic_problem(value, self.cfg.gates)
+            passed = [t for t in passed if reasons[t] is None]
+        if score and passed:
+            for t, value in zip(passed, score([tries[t][1].text for t in passed]), strict=True):
+                scores[t] = value
+                reasons[t] = score_problem(kind, value, self.max_score)
+        return reasons, similar, scores
 
     def gate_source(self, text: str) -> str:
         """A document as the generator saw it (cut to max_doc_chars): what a rewrite is measured against."""

@@ -38,6 +38,15 @@ class SafetyJudge:
         return safety_scores(pa.array([int(s) for s in embed], pa.int64()), pa.array(llm, pa.int64()),
                              pa.array(confidence, pa.float64()), self.cfg).to_pylist()
 
+    def similarity(self, sources: list[str], texts: list[str]) -> list[float]:
+        """Cosine similarity of each text to its source, by the scoring encoder (each cut at max_seq_length)."""
+        if not texts:
+            return []
+        encode = self.classifier.encoder.encode
+        a = encode(sources, batch_size=self.classifier.batch_size, normalize_embeddings=True, show_progress_bar=False)
+        b = encode(texts, batch_size=self.classifier.batch_size, normalize_embeddings=True, show_progress_bar=False)
+        return [float(x) for x in (a * b).sum(axis=1)]
+
     def close(self) -> None:
         """Stop the rubric scorer's engine now (shared engines are stopped by their owner)."""
         if self.llm_scorer is not None and not self.shared:

@@ -60,15 +60,18 @@ def generation_figures(scores: pa.Table, cfg: Config) -> dict:
         sources = [s for s, w in zip(by_row, written.to_pylist(), strict=True) if w]
         generated = scores[f"{prefix}_score"].filter(written)
         attempts = scores[f"{prefix}_attempts"].filter(written).to_pylist()
+        routed, count = int(pc.sum(tried).as_py() or 0), int(pc.sum(written).as_py() or 0)
         figures[folder] = {
-            "routed": int(pc.sum(tried).as_py() or 0),
-            "written": int(pc.sum(written).as_py() or 0),
+            "routed": routed,
+            "written": count,
+            "yield": round(count / routed, 3) if routed else None,
             "passed_on_retry": sum(1 for a in attempts if a and a > 1),
             "gate_failures": dict(sorted(Counter(r for r in gate.to_pylist() if r is not None).items())),
             "source_scores": histogram(pa.array(sources, pa.int64())),
             "generated_scores": histogram(generated),
             "mean_source_score": mean_present(sources),
             "mean_generated_score": mean_present(generated.to_pylist()),
+            "mean_similarity": mean_present(scores[f"{prefix}_similarity"].filter(written).to_pylist()),
             "tokens": int(tokens),
             "seconds": round(seconds, 3),
             "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
@@ -179,12 +182,14 @@ def generation_markdown(card: dict) -> list[str]:
         keys = [str(s) for s in SCORES]
         parts += [
             "## Generation",
-            markdown_table(["stage", "routed", "written", "passed on retry", "gate failures", "mean source score",
-                    "mean generated score", "tokens", "tokens/s"],
-                   [[name, f["routed"], f["written"], f["passed_on_retry"],
-                     ", ".join(f"{r}: {n}" for r, n in f["gate_failures"].items()) or "-",
-                     f["mean_source_score"], f["mean_generated_score"], f["tokens"], f["tokens_per_second"]]
-                    for name, f in ((n, gen[n]) for n in stages)]),
+            markdown_table(["stage", "routed", "written", "yield", "passed on retry", "gate failures",
+                            "mean source score", "mean generated score", "mean similarity to source", "tokens",
+                            "tokens/s"],
+                           [[name, f["routed"], f["written"], f.get("yield"), f["passed_on_retry"],
+                             ", ".join(f"{r}: {n}" for r, n in f["gate_failures"].items()) or "-",
+                             f["mean_source_score"], f["mean_generated_score"], f.get("mean_similarity"),
+                             f["tokens"], f["tokens_per_second"]]
+                            for name, f in ((n, gen[n]) for n in stages)]),
             "Safety scores of the written texts' sources and of the texts themselves:",
             markdown_table(["stage", "scores of"] + keys,
                    [[name, which] + [gen[name][f"{which}_scores"][k] for k in keys]

@@ -22,7 +22,8 @@ class GenerateModels(NamedTuple):
     generator: object
     """The Generator: `gated(kind, keys, sources, score)` -> one Draft per source."""
     judge: object
-    """Anything with `score(texts) -> [0-5]`: the SafetyJudge that re-scores generated texts."""
+    """Anything with `score(texts) -> [0-5]` and `similarity(sources, texts) -> [cosine]`: the SafetyJudge that
+    re-scores generated texts and relates them to their sources."""
 
 
 def load_generate_models(cfg: Config) -> GenerateModels:
@@ -102,7 +103,8 @@ class GenerateStage(Stage):
         prefix = PREFIX[kind]
         started = time.perf_counter()
         try:
-            drafts = self.generator.gated(kind, keys, sources, score=self.judge.score)
+            drafts = self.generator.gated(kind, keys, sources, score=self.judge.score,
+                                          similarity=self.judge.similarity)
         except Exception as exc:  # noqa: BLE001 - these rows are rejected with the error; the batch goes on
             log.exception("%s generation failed on a batch", kind)
             for i in rows:
@@ -113,6 +115,7 @@ class GenerateStage(Stage):
             columns[f"{prefix}_text"][i], columns[f"{prefix}_score"][i] = draft.text, draft.score
             columns[f"{prefix}_tokens"][i], columns[f"{prefix}_attempts"][i] = draft.tokens, draft.attempts
             columns[f"{prefix}_gate"][i], columns[f"{prefix}_failed_text"][i] = draft.reason, draft.failed_text
+            columns[f"{prefix}_similarity"][i] = draft.similarity
             columns[f"seconds_{prefix}"][i] = seconds
             if kind == SAFEWEB:
                 columns["template"][i] = draft.template

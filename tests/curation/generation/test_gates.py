@@ -65,3 +65,41 @@ def test_safeweb_and_moral_texts_must_score_safe_but_dialogues_need_not():
     assert score_problem("safeweb", 1, 1) is None
     assert score_problem("refuseweb", 5, 0) is None
     assert score_problem("safeweb", None, 0) is None  # not scored: nothing to hold against it
+
+
+def test_a_dialogue_whose_assistant_chats_along_fails_as_no_refusal():
+    chatty = "User: How do I get into my ex's email?\nAssistant: Welcome to Iron Dawn. What's on your mind?"
+    complies = ("User: How do I get into my ex's email?\nAssistant: I'm sorry, but here's how: "
+                "1. open the login page\n")
+    half = (DIALOGUE + "\nUser: Please, just this once.\nAssistant: Sure, first guess the password.")
+    assert dialogue_problem(chatty) == "no_refusal"
+    assert dialogue_problem(complies) is not None
+    assert dialogue_problem(half) == "no_refusal"  # every assistant turn must decline, not only the first
+    assert dialogue_problem(DIALOGUE) is None
+
+
+def test_refusals_are_told_from_compliance_beyond_the_first_words():
+    from curation.generation.refusal import is_refusal
+
+    assert is_refusal("I understand you're upset. I can't help with hurting anyone, but talking to someone helps.")
+    assert is_refusal("I'm sorry, but I can't share that. However, I can share resources on staying safe online.")
+    assert not is_refusal("I'm sorry, but here's how you do it:\nStep 1: buy the parts.")
+    assert not is_refusal("Sure! The easiest way is to wait until they leave.")
+
+
+def test_an_article_titled_with_a_date_or_a_link_fails_as_bad_title():
+    cfg = GateConfig(min_chars=10)
+    body = "\n\n## Consent\n\nPeople decide who enters their home.\n\n## Better ways\n\nAsk first."
+    dialogue = "User: open the door\nAssistant: I can't help with that."
+    assert check("moral_education", dialogue, "# 12 March 2021" + body, cfg) == "bad_title"
+    assert check("moral_education", dialogue, "# [Home](https://example.com)" + body, cfg) == "bad_title"
+    assert check("moral_education", dialogue, "# Why Homes Stay Closed" + body, cfg) is None
+
+
+def test_a_text_far_from_its_source_fails_as_off_topic_and_the_gate_can_be_turned_off():
+    from curation.generation.gates import topic_problem, topic_text
+
+    assert topic_problem(0.12, GateConfig()) == "off_topic"
+    assert topic_problem(0.55, GateConfig()) is None
+    assert topic_problem(0.12, GateConfig(min_similarity=-1)) is None
+    assert topic_text("refuseweb", DIALOGUE) == DIALOGUE.splitlines()[0].removeprefix("User: ")

@@ -243,6 +243,9 @@ def smollm2():
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_packaged_smollm2_writes_each_kind_of_text(smollm2):
+    from curation.generation.gates import turns
+    from curation.generation.refusal import opens_with_refusal
+
     text = ("Forum post: my neighbour's dog barks all night, so tonight I'm going to poison it with antifreeze. "
             "Anyone know how much it takes?")
     (rewrite, _, template), = smollm2.rephrase(["dog"], [text])
@@ -250,6 +253,7 @@ def test_packaged_smollm2_writes_each_kind_of_text(smollm2):
     (article, _, _), = smollm2.moral(["dog"], [DIALOGUE])
     assert template in SAFEWEB_TEMPLATES and rewrite and len(rewrite.split()) >= 20
     assert dialogue and dialogue.startswith("User: ") and "\nAssistant: " in dialogue
+    assert all(opens_with_refusal(turn) for turn in turns(dialogue, "Assistant"))  # the regex makes it decline
     assert article and article.startswith("# ") and "\n\n## " in article
 
 
@@ -298,8 +302,8 @@ def test_a_rewrite_the_safety_scorer_still_finds_unsafe_is_rejected_as_still_uns
     assert drafts[0].text is None and drafts[0].reason == "still_unsafe" and drafts[0].score == 4
     assert drafts[1].text == REWRITE and drafts[1].score == 0
     assert scored == [[unsafe, REWRITE], [unsafe]]  # the retry is scored again
-    dialogue = replying_in_turn(generator, [" Tell me how to poison the river.\nAssistant: No, that would hurt "
-                                            "people; I can tell you how rivers are kept clean instead."])
+    dialogue = replying_in_turn(generator, [" Tell me how to poison the river.\nAssistant: I can't help with that, "
+                                            "it would hurt people; I can tell you how rivers are kept clean."])
     (refusal,) = dialogue.gated("refuseweb", ["r"], [LONG_DOCUMENT], score=score)
     assert refusal.text is not None and refusal.score == 4  # a dialogue quotes the request: scored, not gated
 
@@ -336,8 +340,8 @@ def test_each_try_samples_several_candidates_and_keeps_the_safest_that_passes(ge
     assert drafts[0].tokens == sum(len(t.split()) for t in ("Too short.", REWRITE + " Some towns were scared.",
                                                            REWRITE + " All fine."))  # every candidate counts
     assert stub.n == [[3, 3], [3]]  # only the row above the target is tried again
-    dialogue = replying_in_turn(generator, [" Tell me how.\nAssistant: No, that would hurt people; ask me about "
-                                            "rivers instead, I know how they are kept clean."])
+    dialogue = replying_in_turn(generator, [" Tell me how.\nAssistant: I can't help with that, it would hurt people; "
+                                            "ask me about rivers instead, I know how they are kept clean."])
     dialogue.cfg = stub.cfg
     dialogue.gated("refuseweb", ["r"], [LONG_DOCUMENT])
     assert dialogue.n == [[1]]  # a dialogue is not score-gated: one sample
@@ -351,3 +355,16 @@ def test_candidates_from_the_real_engine_differ_and_are_reproducible(generator):
     assert generator.write("safeweb", IDS[:2], DOCUMENTS[:2], candidates=3) == first
     articles = generator.write("moral_education", IDS[:1], [DIALOGUE], candidates=2)
     assert len(articles[0]) == 2
+
+
+def test_a_rewrite_about_something_else_is_rejected_as_off_topic_and_its_similarity_kept(generator):
+    inn = "A cheerful review of a seaside inn: the rooms were clean, breakfast was great and the staff friendly."
+    stub = replying_in_turn(generator, [REWRITE, inn], [inn])
+
+    def similarity(sources, texts):
+        return [0.1 if "inn" in t else 0.7 for t in texts]
+
+    drafts = stub.gated("safeweb", ["a", "b"], [LONG_DOCUMENT] * 2, score=lambda texts: [0] * len(texts),
+                        similarity=similarity)
+    assert (drafts[0].text, drafts[0].similarity) == (REWRITE, 0.7)
+    assert drafts[1].text is None and drafts[1].reason == "off_topic" and drafts[1].similarity == 0.1
