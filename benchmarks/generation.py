@@ -12,8 +12,15 @@ Education mean drop >= 1.5, every refuse-routed row has a RefuseWeb row. Exits 0
 measurement; the JSON records each check), 1 when the pipeline fails or outputs lack `safety_score`.
 Writes JSON with the machine, versions, config, per-stage figures and checks.
 
-    python -m benchmarks.generation [--data FILE.jsonl] [--limit N] [--set key=value ...]
+    python -m benchmarks.generation [--data FILE.jsonl | --raw FOLDER] [--limit N] [--set key=value ...]
                                     [--keep OUT_DIR] [--json benchmarks/results/generation.json]
+
+With --raw FOLDER the rows are real unsafe text from the public labeled sources of the scorer (fetched as for
+`make head`; label score >= 2, a seeded round-robin over sources), not text the project wrote. Beside the drop it
+then reports per stage the yield (written / routed), the encoder cosine of each written text to its source
+against a random-pair baseline (the share at or above 0.35 is "on topic"), and for RefuseWeb the share of
+dialogues with an assistant turn that declines and that end on the assistant, with PASS/FAIL for: SafeWeb on topic
+>= 90% and mean drop >= 1.0, RefuseWeb declining >= 90%, SafeWeb and RefuseWeb yield >= 40%.
 
 Slow on a laptop: with SmolLM2-135M on 2 CPU cores, --limit 60 took 21 minutes with the default 2
 candidates per try (60 SafeWeb, RefuseWeb and Moral Education rows written from 53 routed documents;
@@ -28,11 +35,13 @@ import argparse
 import json
 import os
 import platform
+import random
 import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -42,6 +51,76 @@ from curation.report.card import mean_present
 DEFAULT_DATA = Path(__file__).parent / "data" / "heldout_eval.jsonl"
 STAGES = ("safeweb", "refuseweb", "moral_education")
 MIN_DROP = 1.5
+ON_TOPIC = 0.35
+"""Encoder cosine to the source at or above which a generated text counts as on its source's topic."""
+
+
+def public_unsafe_rows(raw: Path, limit: int, seed: int = 0) -> list[dict]:
+    """`limit` unsafe rows (label score >= 2) of the public labeled sources found in `raw`: each source's rows
+    in a seeded order, taken in turn from every source, so that no one source dominates."""
+    from curation.fitting.sources import all_sources
+
+    queues = []
+    for source in all_sources():
+        if not source.available(raw):
+            continue
+        rows = [{"text": r.text, "score": r.score, "harmful": True, "source": source.name}
+                for r in source.load(raw) if r.score >= 2 and len(r.text) >= 40]
+        random.Random(f"{seed}:{source.name}").shuffle(rows)
+        if rows:
+            queues.append(rows)
+    if not queues:
+        raise SystemExit(f"error: no labeled source with unsafe rows found in {raw}")
+    picked: list[dict] = []
+    while len(picked) < limit and any(queues):
+        for queue in queues:
+            if queue and len(picked) < limit:
+                picked.append(queue.pop(0))
+    return picked
+
+
+def faithfulness(out_dir: Path, stem: str) -> dict:
+    """Per stage: encoder cosine of each written text to its source document (quantiles, on-topic share) and of
+    the same texts to random other sources; for RefuseWeb the share of dialogues that decline and end on the
+    assistant (read from `original_text`, the dialogue before speaker names replace User/Assistant)."""
+    from curation.config import EmbedConfig
+    from curation.generation.gates import turns
+    from curation.generation.refusal import opens_with_refusal
+    from curation.models.encoder import load_encoder
+
+    encoder = load_encoder(EmbedConfig())
+    scored = pq.read_table(out_dir / "scored" / f"{stem}.parquet").to_pylist()
+    text_of = {str(r["id"]): r["text"] for r in scored}
+    figures = {}
+    for name in STAGES:
+        table = _read(out_dir / name / f"{stem}.parquet")
+        rows = [] if table is None else [r for r in table.to_pylist() if str(r["source_id"]) in text_of]
+        if not rows:
+            figures[name] = {"written": 0}
+            continue
+        texts = [r.get("original_text") or r["text"] for r in rows]
+        sources = [text_of[str(r["source_id"])] for r in rows]
+        a = encoder.encode(sources, normalize_embeddings=True, show_progress_bar=False)
+        b = encoder.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        cosine = (a * b).sum(axis=1)
+        others = [text_of[k] for k in random.Random(0).sample(sorted(text_of), len(text_of))]
+        c = encoder.encode([others[(i + 1) % len(others)] if others[i % len(others)] == sources[i]
+                            else others[i % len(others)] for i in range(len(rows))],
+                           normalize_embeddings=True, show_progress_bar=False)
+        baseline = (c * b).sum(axis=1)
+        figures[name] = {
+            "written": len(rows),
+            "mean_cosine": round(float(cosine.mean()), 3),
+            "cosine_quantiles": {q: round(float(np.quantile(cosine, float(q))), 3) for q in ("0.1", "0.5", "0.9")},
+            "on_topic": round(float((cosine >= ON_TOPIC).mean()), 3),
+            "random_pair_mean_cosine": round(float(baseline.mean()), 3),
+            "random_pair_on_topic": round(float((baseline >= ON_TOPIC).mean()), 3),
+        }
+        if name == "refuseweb":
+            declines = [any(opens_with_refusal(t) for t in turns(d, "Assistant"))
+                        and d.strip().splitlines()[-1].startswith("Assistant:") for d in texts]
+            figures[name]["declines_and_ends_on_assistant"] = round(sum(declines) / len(declines), 3)
+    return figures
 
 
 def stratified(rows: list[dict], limit: int | None) -> list[tuple[int, dict]]:
@@ -167,6 +246,33 @@ def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -
     }
 
 
+def add_real_text_figures(summary: dict, figures: dict) -> None:
+    """Yield, faithfulness and refusal figures into the stages, and the checks on real text."""
+    stages = summary["stages"]
+    for name, stage in stages.items():
+        stage["yield"] = round(stage["written"] / stage["routed"], 3) if stage["routed"] else None
+        stage["faithfulness"] = figures.get(name, {})
+
+    def check(ok: bool, detail: str) -> dict:
+        return {"pass": bool(ok), "detail": detail}
+
+    safeweb, refuseweb = stages["safeweb"], stages["refuseweb"]
+    on_topic = safeweb["faithfulness"].get("on_topic")
+    declines = refuseweb["faithfulness"].get("declines_and_ends_on_assistant")
+    checks = summary["checks"]
+    checks["safeweb_on_topic>=0.9"] = check(on_topic is not None and on_topic >= 0.9,
+                                            f"{on_topic} of {safeweb['written']} at cosine >= {ON_TOPIC} (random "
+                                            f"pairs: {safeweb['faithfulness'].get('random_pair_on_topic')})")
+    checks["safeweb_drop>=1.0"] = check(safeweb["drop"] is not None and safeweb["drop"] >= 1.0,
+                                        f"mean drop {safeweb['drop']}")
+    checks["refuseweb_declines>=0.9"] = check(declines is not None and declines >= 0.9,
+                                              f"{declines} of {refuseweb['written']} dialogues")
+    for name in ("safeweb", "refuseweb"):
+        value = stages[name]["yield"]
+        checks[f"{name}_yield>=0.4"] = check(value is not None and value >= 0.4,
+                                             f"{stages[name]['written']} of {stages[name]['routed']} routed")
+
+
 def _fmt(value, width: int, digits: int = 2) -> str:
     if value is None:
         return f"{'-':>{width}}"
@@ -186,6 +292,13 @@ def print_summary(summary: dict) -> None:
         if s["unscored"] or s["unjoined"]:
             print(f"note: {name}: {s['unscored']} rows with a null safety_score, {s['unjoined']} whose source_id "
                   "is not a scored id; left out of the means")
+    for name, s in summary["stages"].items():
+        f = s.get("faithfulness")
+        if f and f.get("written"):
+            print(f"{name:<16} yield {_fmt(s['yield'], 5)}  cosine to source mean {_fmt(f['mean_cosine'], 5)} "
+                  f"(random pairs {_fmt(f['random_pair_mean_cosine'], 5)}), on topic {_fmt(f['on_topic'], 5)} "
+                  f"(random {_fmt(f['random_pair_on_topic'], 5)})"
+                  + (f", declining {f['declines_and_ends_on_assistant']}" if name == "refuseweb" else ""))
     for name, check in summary["checks"].items():
         print(f"{'PASS' if check['pass'] else 'FAIL'} {name}: {check['detail']}")
 
@@ -193,6 +306,8 @@ def print_summary(summary: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSON lines with text, score, harmful")
+    parser.add_argument("--raw", type=Path, default=None,
+                        help="public labeled sources (as for make head): their unsafe rows instead of --data")
     parser.add_argument("--limit", type=int, default=None, help="take N rows, stratified by score and label")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     parser.add_argument("--keep", type=Path, default=None, help="write the curation output here and keep it")
@@ -208,11 +323,15 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from None
     if not cfg.generation.enabled:
         print("warning: generation.enabled=false, the generation stages write nothing")
-    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
-    picked = stratified(rows, args.limit)
+    if args.raw is not None:
+        picked = list(enumerate(public_unsafe_rows(args.raw, args.limit or 40)))
+        stem = "public_unsafe"
+    else:
+        rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+        picked = stratified(rows, args.limit)
+        stem = args.data.stem
     ids = [str(i) for i, _ in picked]
     labels = {str(i): bool(r["harmful"] if "harmful" in r else (r.get("score") or 0) >= 2) for i, r in picked}
-    stem = args.data.stem
 
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,13 +347,18 @@ def main() -> None:
         if reused:
             print(f"note: {out_dir} already held this shard committed with this config; measuring those outputs")
         summary = summarise(Path(out_dir), stem, labels)
+        if args.raw is not None:
+            add_real_text_figures(summary, faithfulness(Path(out_dir), stem))
     if summary["missing"]:
         raise SystemExit("error: cannot measure the generated texts' safety, missing: " + "; ".join(summary["missing"]))
 
-    print(f"{len(picked)} rows ({sum(labels.values())} harmful) from {args.data}, pipeline {pipeline_seconds:.1f}s")
+    where = f"public sources in {args.raw}" if args.raw is not None else args.data
+    print(f"{len(picked)} rows ({sum(labels.values())} harmful) from {where}, pipeline {pipeline_seconds:.1f}s")
     print_summary(summary)
     report = {
-        "data": str(args.data), "rows": len(picked), "harmful": sum(labels.values()),
+        "data": "public labeled sources (unsafe rows)" if args.raw is not None else str(args.data),
+        "sources": dict(sorted(Counter(r.get("source", "-") for _, r in picked).items())),
+        "rows": len(picked), "harmful": sum(labels.values()),
         "scores": dict(sorted(Counter(str(r.get("score")) for _, r in picked).items())),
         "stages": summary["stages"], "routes": summary["routes"], "input_rejects": summary["input_rejects"],
         "checks": summary["checks"], "report_card": summary["report_card"],

@@ -37,7 +37,7 @@ _LINE = r"[^\n]+"
 REFUSAL_OPENERS = ("I can't help with", "I can't help you with", "I'm sorry, but I can't", "I won't help with",
                    "I can't share", "I can't provide", "I'm not able to help with")
 """How an assistant turn may start: each is a refusal phrase of curation/data/refusal_phrases.txt."""
-_REFUSAL = "(" + "|".join(re.escape(opener) for opener in REFUSAL_OPENERS) + ")"
+_REFUSAL = "(" + "|".join(REFUSAL_OPENERS) + ")"  # letters, spaces, commas, apostrophes: nothing to escape
 DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_REFUSAL}{_LINE}(\nUser: {_LINE}\nAssistant: {_REFUSAL}{_LINE}){{0,2}}"
 """What may follow the prefill (a structured-output constraint): one to three exchanges, one turn per line, every
 assistant turn opening with a refusal. Unconstrained, SmolLM2-135M never wrote an Assistant turn (8 of 8 replies);
