@@ -9,13 +9,15 @@ without editing code. Off unless SAFECURATE_FAULTS is set (a dict lookup per bat
     SAFECURATE_FAULTS="embed.row=raise:poison"              the classifier raises on every text containing
                                                             "poison"
 
-Points: read.task, embed.batch, embed.row, llm.batch, generate.batch, driver.batch (the driver has taken a
-batch of scores), commit.outputs_written, commit.manifest_temp (the manifest is written under its temporary
-name, not yet renamed). Actions: `crash` (SIGKILL every process of this session: the driver and its local
-Ray, whose workers each have their own process group), `exit` (SIGKILL this process only),
-`raise` (RuntimeError). `@n` fires on the n-th hit (default 1st), counted in this process, or across all processes
-with SAFECURATE_FAULTS_ONCE=DIR; with it a fault also fires only once across processes and runs (a marker file
-in DIR), so a restarted actor or a re-run goes through. Several faults: separate them with commas.
+Points: read.task, read.row_group (a row group is read from its shard), embed.batch, embed.row, llm.batch,
+generate.batch, driver.batch (the driver has taken a batch of scores), commit.outputs_written,
+commit.manifest_temp (the manifest is written under its temporary name, not yet renamed). Actions: `crash`
+(SIGKILL every process of this session: the driver and its local Ray, whose workers each have their own process
+group), `exit` (SIGKILL this process only), `raise` (RuntimeError; `raise:WORD` on every text that contains
+WORD). `@n` fires on the n-th hit only (default the 1st), counted in this process, or across all processes with
+SAFECURATE_FAULTS_ONCE=DIR; with it a fault also fires only once across processes and runs (a marker file in
+DIR), so a restarted actor or a re-run goes through. `@*` fires on every hit: a failure that persists
+(`llm.batch=raise@*`). Several faults: separate them with commas.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from functools import lru_cache
 
 ENV = "SAFECURATE_FAULTS"
 ONCE_ENV = "SAFECURATE_FAULTS_ONCE"
-POINTS = ("read.task", "embed.batch", "embed.row", "llm.batch", "generate.batch", "driver.batch",
+POINTS = ("read.task", "read.row_group", "embed.batch", "embed.row", "llm.batch", "generate.batch", "driver.batch",
           "commit.outputs_written", "commit.manifest_temp")
 
 
@@ -42,6 +44,7 @@ class Fault:
     action: str
     arg: str = ""
     nth: int = 1
+    """Fire on this hit; 0: on every hit (`@*`)."""
 
 
 @lru_cache(maxsize=8)
@@ -54,7 +57,7 @@ def parse(spec: str) -> dict[str, Fault]:
         action, _, arg = rest.partition(":")
         if point not in POINTS or action not in ("crash", "exit", "raise"):
             raise ValueError(f"{ENV}: bad fault {item!r} (points: {', '.join(POINTS)}; actions: crash, exit, raise)")
-        faults[point] = Fault(point, action, arg, int(nth or 1))
+        faults[point] = Fault(point, action, arg, 0 if nth == "*" else int(nth or 1))
     return faults
 
 
@@ -96,7 +99,8 @@ def fault_point(point: str, text: str | None = None) -> None:
     fault = _active().get(point)
     if fault is None or (fault.arg and (text is None or fault.arg not in text)):
         return
-    if _count_hit(point) < fault.nth or not _claim(fault):
+    every = fault.nth == 0 or bool(fault.arg)  # `@*`, or a poison word: every hit fires
+    if not every and (_count_hit(point) != fault.nth or not _claim(fault)):
         return
     if fault.action == "raise":
         raise InjectedFault(f"fault injected at {point}")

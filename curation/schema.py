@@ -72,9 +72,11 @@ SCORE_SCHEMA = pa.schema([
     ("reflection_text", pa.string()),
     ("reflection_segments", pa.int64()),
     ("reflection_unsafe", pa.int64()),
+    ("reflection_error", pa.string()),          # why the row's reflection failed (a reject with stage reflections)
     *GENERATION_SCHEMA,
     ("generation_reused", pa.bool_()),          # taken from a checkpoint of an earlier run
     ("seconds_generate", pa.float64()),
+    ("stage_error", pa.string()),               # a stage failed this row's batch after its retries: the shard fails
 ])
 """What comes back from the model stages for every row, and what a shard's score spill holds."""
 

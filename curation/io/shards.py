@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.config import InputConfig
+from curation.config import FailureConfig, InputConfig
+from curation.failures import with_retries
+from curation.faults import fault_point
 from curation.io.storage import file_info, find_files, name_of, open_input
 from curation.schema import STREAM_SCHEMA
 
@@ -149,12 +151,18 @@ def row_ids(stem: str, column: pa.Array | None, count: int, offset: int = 0) -> 
     return ids
 
 
-def read_task_rows(task: dict, cfg: InputConfig) -> pa.Table:
-    """Rows of one read task in the stream schema; an unreadable row group rejects its rows."""
+def read_task_rows(task: dict, cfg: InputConfig, policy: FailureConfig | None = None) -> pa.Table:
+    """Rows of one read task in the stream schema. A row group that fails to read is read again (`policy`);
+    one that still fails rejects its rows as `unreadable_row_group` (counted against the read stage's share)."""
     count = task["stop"] - task["start"]
-    try:
+
+    def read() -> pa.Table:
+        fault_point("read.row_group")
         with open_input(task["path"]) as handle:
-            table = pq.ParquetFile(handle).read_row_group(task["row_group"], columns=[cfg.text_column])
+            return pq.ParquetFile(handle).read_row_group(task["row_group"], columns=[cfg.text_column])
+
+    try:
+        table = with_retries(read, policy or FailureConfig(), f"reading {task['path']} row group {task['row_group']}")
         texts, reasons = validate_texts(table.column(0).slice(task["start"], count).combine_chunks(), cfg)
     except Exception as exc:  # noqa: BLE001 - a corrupt page loses its rows to rejects, not the run
         texts = [None] * count

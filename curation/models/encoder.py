@@ -91,7 +91,7 @@ def load_encoder(cfg: EmbedConfig):
     return encoder
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\n+")
+SENTENCE_END = re.compile(r"(?<=[.!?\u2026}>\]])[\"')\]]*\s+|\n+")
 
 
 def _cut(text: str, offsets: list, size: int) -> list[tuple[str, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from curation import faults
 from curation.config import Config
 from curation.io.shards import Shard, read_tasks
 from curation.run.ray_setup import actor_stage
@@ -25,7 +26,7 @@ def build_dataset(shards: list[Shard], cfg: Config, out: str):
     res = cfg.resources
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks))
     ds = ds.map_batches(read_stage, batch_size=1, batch_format="pyarrow", fn_kwargs={"cfg": cfg_json},
-                        num_cpus=res.read_num_cpus)
+                        num_cpus=res.read_num_cpus, runtime_env={"env_vars": faults.environment()})
     ds = actor_stage(ds, EmbedStage, res.embed, cfg_json)
     if cfg.scoring.llm.enabled:
         ds = actor_stage(ds, LLMStage, res.llm, cfg_json)

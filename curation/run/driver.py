@@ -22,7 +22,7 @@ from curation.run.commit import clean_temporaries, commit_shard, is_committed, m
 from curation.run.dataset import build_dataset, score_columns
 from curation.run.failures import RunSummary, record_failures
 from curation.run.ray_setup import configure_data_context, start_ray
-from curation.schema import SCORE_SCHEMA
+from curation.schema import PREFIX, SCORE_SCHEMA
 
 log = logging.getLogger("safecurate")
 Say = Callable[[str], object]
@@ -101,19 +101,59 @@ def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: Run
             if shard.num_rows == 0:
                 commits.submit(shard.stem)
         live = [s for s in todo if s.num_rows]
-        if live:
-            for batch in build_dataset(live, cfg, store.location).iter_batches(batch_format="pyarrow",
-                                                                               batch_size=None):
-                fault_point("driver.batch")
-                commits.add(score_columns(batch))
-                bar.update(batch.num_rows)
-                commits.collect(block=False)
+        try:
+            if live:
+                for batch in build_dataset(live, cfg, store.location).iter_batches(batch_format="pyarrow",
+                                                                                   batch_size=None):
+                    fault_point("driver.batch")
+                    commits.add(score_columns(batch))
+                    bar.update(batch.num_rows)
+                    commits.collect(block=False)
+        except Exception as exc:  # noqa: BLE001 - e.g. an actor that keeps dying: the shards in flight fail
+            log.exception("the stream of rows failed")
+            commits.fail_in_flight(f"stream failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         commits.collect(block=True)
         commits.account_for_missing_rows()
     finally:
         commits.close()
         if started_ray:
             ray.shutdown()
+
+
+class StageHealth:
+    """What each stage lost of one shard's rows: rows it rejected or nulled, and the first batch error."""
+
+    def __init__(self):
+        self.lost: dict[str, int] = {}
+        self.why: dict[str, str] = {}
+        self.error: str | None = None
+
+    def count(self, batch: pa.Table) -> None:
+        if self.error is None and batch["stage_error"].null_count < batch.num_rows:
+            self.error = next(e for e in batch["stage_error"].to_pylist() if e is not None)
+        reasons = [r or "" for r in batch["reason"].to_pylist()]
+        lost = {
+            "read": [r for r in reasons if r.startswith("unreadable_row_group")],
+            "embed": [r for r in reasons if r.startswith("embed_error")],
+            "llm": ["unparseable reply" for v in batch["llm_invalid"].to_pylist() if v],
+            "reflections": [e for e in batch["reflection_error"].to_pylist() if e],
+            "generate": [g for prefix in PREFIX.values() for g in batch[f"{prefix}_gate"].to_pylist()
+                         if g and g.startswith("error:")],
+        }
+        for stage, rows in lost.items():
+            if rows:
+                self.lost[stage] = self.lost.get(stage, 0) + len(rows)
+                self.why.setdefault(stage, rows[0])
+
+    def problem(self, rows: int, max_share: float) -> str | None:
+        """Why the shard fails, or None: a batch a stage could not process, or a stage that lost too many rows."""
+        if self.error is not None:
+            return self.error
+        for stage, lost in self.lost.items():
+            if lost > max_share * rows:
+                return (f"stage {stage}: {lost} of {rows} rows rejected or nulled ({self.why[stage]}), more than "
+                        f"failures.max_stage_share={max_share}")
+        return None
 
 
 class ShardCommits:
@@ -128,6 +168,8 @@ class ShardCommits:
         self.seen = dict.fromkeys(self.by_stem, 0)
         self.spills: dict[str, PendingParquet] = {}
         self.pending: dict = {}
+        self.health = {stem: StageHealth() for stem in self.by_stem}
+        self.max_share = cfg.failures.max_stage_share
         self.commit = ray.remote(commit_shard).options(num_cpus=cfg.resources.read_num_cpus, max_retries=2)
         self.cfg_ref = ray.put(cfg)
 
@@ -139,8 +181,22 @@ class ShardCommits:
                 self.spills[stem] = open_spill(self.store, stem, SCORE_SCHEMA)
             self.spills[stem].write(part)
             self.seen[stem] += part.num_rows
+            self.health[stem].count(part)
             if self.seen[stem] == self.by_stem[stem].num_rows:
-                self.submit(stem)
+                problem = self.health[stem].problem(self.seen[stem], self.max_share)
+                if problem is None:
+                    self.submit(stem)
+                else:
+                    self.fail(stem, problem)
+
+    def fail(self, stem: str, problem: str) -> None:
+        """A stage failed on this shard: it is not committed, its score rows are dropped."""
+        spill = self.spills.pop(stem, None)
+        if spill is not None:
+            spill.abort()
+        shard = self.by_stem[stem]
+        self.summary.failed[shard.path] = problem
+        self.say(f"failed {stem}: {problem}")
 
     def submit(self, stem: str) -> None:
         (self.spills.pop(stem, None) or open_spill(self.store, stem, SCORE_SCHEMA)).commit()
@@ -169,6 +225,12 @@ class ShardCommits:
                  f"refuse={routes['refuse']}"
                  + (f", {manifest['generation_reused']} generated rows reused from checkpoints"
                     if manifest.get("generation_reused") else ""))
+
+    def fail_in_flight(self, problem: str) -> None:
+        """Every shard not yet handed to a commit fails with `problem`."""
+        for stem, shard in self.by_stem.items():
+            if self.seen[stem] < shard.num_rows and shard.path not in self.summary.failed:
+                self.fail(stem, problem)
 
     def account_for_missing_rows(self) -> None:
         """A shard neither committed nor failed lost rows in the stream: it fails."""

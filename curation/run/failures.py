@@ -25,13 +25,15 @@ class RunSummary:
 
 
 def record_failures(store: Store, summary: RunSummary) -> None:
-    """`OUT/_failed/S.json` for each shard that failed this run (reason, when, how many runs in a row it has
-    failed); the record of a shard that committed is removed. A re-run redoes exactly the uncommitted shards."""
+    """`OUT/_failed/S.json` for each shard that failed this run (the stage that failed it, if one did, the reason,
+    when, how many runs in a row it has failed); the record of a shard that committed is removed. A re-run redoes
+    exactly the uncommitted shards."""
     for stem in summary.committed:
         store.delete(f"_failed/{stem}.json")
     for path, reason in summary.failed.items():
         record = f"_failed/{shard_stem(path)}.json"
         previous = json.loads(store.read_bytes(record) or b"{}")
+        stage = reason.split(":", 1)[0].removeprefix("stage ") if reason.startswith("stage ") else None
         store.write_bytes(record, json.dumps({
-            "shard": str(path), "reason": reason, "failed_runs": previous.get("failed_runs", 0) + 1,
+            "shard": str(path), "stage": stage, "reason": reason, "failed_runs": previous.get("failed_runs", 0) + 1,
             "last_failed_at": datetime.now(UTC).isoformat(timespec="seconds")}, indent=2).encode())

@@ -100,7 +100,8 @@ def _generated_id(ids: pa.Array, folder: str) -> pa.Array:
 
 
 def generated_rejects(ids: pa.Array, scores: pa.Table, cfg: Config) -> pa.Table:
-    """Generated texts that failed the quality gates on every try: one reject row per text, with its stage."""
+    """Generated texts that failed the quality gates on every try, and reflections that failed: one reject row
+    each, with its stage."""
     parts = []
     for kind in GENERATION_KINDS:
         prefix = PREFIX[kind]
@@ -116,6 +117,15 @@ def generated_rejects(ids: pa.Array, scores: pa.Table, cfg: Config) -> pa.Table:
             "reason": pa.array([f"gate:{r}" for r in scores[f"{prefix}_gate"].filter(failed).to_pylist()],
                                pa.string()),
             "text_preview": pa.array([_preview(t, cfg.input.preview_chars) for t in texts], pa.string()),
+        }, schema=REJECT_SCHEMA))
+    failed = scores["reflection_error"].is_valid()
+    if count := pc.sum(failed).as_py() or 0:
+        parts.append(pa.table({
+            "row_index": scores["row_index"].filter(failed),
+            "id": _generated_id(ids.filter(failed), REFLECTIONS),
+            "stage": pa.array([REFLECTIONS] * count, pa.string()),
+            "reason": scores["reflection_error"].filter(failed),
+            "text_preview": pa.nulls(count, pa.string()),
         }, schema=REJECT_SCHEMA))
     return pa.concat_tables(parts) if parts else REJECT_SCHEMA.empty_table()
 

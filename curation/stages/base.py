@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from curation.config import Config
+from curation.failures import describe, with_retries
 from curation.faults import fault_point
 from curation.schema import SCORE_SCHEMA
 
@@ -21,8 +22,18 @@ def set_threads(threads: int) -> None:
 
 
 def valid_rows(batch: pa.Table) -> list[int]:
-    """Positions of the rows no earlier step rejected."""
-    return [i for i, reason in enumerate(batch["reason"].to_pylist()) if reason is None]
+    """Positions of the rows no earlier step rejected and no earlier stage failed on."""
+    failed = batch["stage_error"].to_pylist() if "stage_error" in batch.column_names else [None] * batch.num_rows
+    return [i for i, (reason, error) in enumerate(zip(batch["reason"].to_pylist(), failed, strict=True))
+            if reason is None and error is None]
+
+
+def mark_failed(batch: pa.Table, error: str) -> pa.Table:
+    """The batch with `error` as the stage_error of every row that has none yet."""
+    if "stage_error" not in batch.column_names:
+        return batch.append_column("stage_error", pa.array([error] * batch.num_rows, pa.string()))
+    errors = [e if e is not None else error for e in batch["stage_error"].to_pylist()]
+    return batch.set_column(batch.schema.get_field_index("stage_error"), "stage_error", pa.array(errors, pa.string()))
 
 
 def append_columns(batch: pa.Table, columns: dict[str, list]) -> pa.Table:
@@ -34,7 +45,9 @@ def append_columns(batch: pa.Table, columns: dict[str, list]) -> pa.Table:
 
 class Stage:
     """A model stage: `models(cfg)` loads what it needs once (tests pass their own), `process` fills columns for
-    a batch; the call adds the fault point `<name>.batch` and the per-row seconds column `seconds_<name>`."""
+    a batch. The call adds the fault point `<name>.batch`, retries a batch that raises (config `failures`), and the
+    per-row seconds column `seconds_<name>`; a batch that still fails gets the error as every row's stage_error,
+    which fails its shard."""
 
     name = "stage"
 
@@ -55,8 +68,15 @@ class Stage:
         raise NotImplementedError
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        fault_point(f"{self.name}.batch")
         started = time.perf_counter()
-        batch, columns = self.process(batch)
+
+        def attempt() -> tuple[pa.Table, dict[str, list]]:
+            fault_point(f"{self.name}.batch")
+            return self.process(batch)
+
+        try:
+            batch, columns = with_retries(attempt, self.cfg.failures, f"{self.name} stage")
+        except Exception as exc:  # noqa: BLE001 - recorded on the rows; the driver fails their shard
+            return mark_failed(batch, describe(self.name, exc, self.cfg.failures.retries + 1))
         columns[f"seconds_{self.name}"] = [(time.perf_counter() - started) / max(1, batch.num_rows)] * batch.num_rows
         return append_columns(batch, columns)

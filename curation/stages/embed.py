@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pyarrow as pa
 
 from curation.config import Config
+from curation.failures import with_retries
 from curation.faults import fault_point
 from curation.stages.base import Stage, valid_rows
 
@@ -70,13 +71,19 @@ class EmbedStage(Stage):
         return batch, columns
 
     def _reflect(self, texts: list[str], rows: list[int]) -> dict[str, list]:
-        """Reflection columns: the text with a Safe/Unsafe reflection after each segment."""
-        columns = {name: [None] * len(texts) for name in ("reflection_text", "reflection_segments",
-                                                          "reflection_unsafe")}
+        """Reflection columns: the text with a Safe/Unsafe reflection after each segment. A batch that still
+        fails after its retries gives each of its rows a reflection_error (a reject with stage reflections)."""
+        names = ("reflection_text", "reflection_segments", "reflection_unsafe")
+        columns = {name: [None] * len(texts) for name in (*names, "reflection_error")}
         try:
-            for i, values in zip(rows, self.reflector.annotate([texts[i] for i in rows]), strict=True):
-                for name, value in zip(columns, values, strict=True):
-                    columns[name][i] = value
-        except Exception:  # noqa: BLE001 - reflections are an extra output; scores stand without them
+            annotated = with_retries(lambda: self.reflector.annotate([texts[i] for i in rows]), self.cfg.failures,
+                                     "reflections")
+        except Exception as exc:  # noqa: BLE001 - reflections are an extra output; the scores stand
             log.exception("reflections failed on a batch")
+            for i in rows:
+                columns["reflection_error"][i] = f"reflection_error:{type(exc).__name__}"
+            return columns
+        for i, values in zip(rows, annotated, strict=True):
+            for name, value in zip(names, values, strict=True):
+                columns[name][i] = value
         return columns

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import pyarrow as pa
 
 from curation.config import Config
 from curation.stages.base import Stage, valid_rows
-
-log = logging.getLogger("safecurate")
 
 
 def load_rubric_scorer(cfg: Config):
@@ -19,7 +15,8 @@ def load_rubric_scorer(cfg: Config):
 
 
 class LLMStage(Stage):
-    """Actor: one engine per actor; a reply that does not parse leaves the row's llm_score null (llm_invalid)."""
+    """Actor: one engine per actor; a reply that does not parse leaves the row's llm_score null (llm_invalid, a
+    per-row problem counted against failures.max_stage_share); an engine that raises is retried by the base."""
 
     name = "llm"
     load_models = staticmethod(load_rubric_scorer)
@@ -31,14 +28,9 @@ class LLMStage(Stage):
         n, valid = batch.num_rows, valid_rows(batch)
         texts = batch["text"].to_pylist()
         columns = {name: [None] * n for name in ("llm_score", "llm_reason", "llm_confidence", "llm_invalid")}
-        try:
-            verdicts = self.scorer.score([texts[i] for i in valid])
-        except Exception:  # noqa: BLE001 - an engine failure leaves the embedding score in charge
-            log.exception("LLM scorer failed on a batch")
-            verdicts = [None] * len(valid)
+        verdicts = self.scorer.score([texts[i] for i in valid])  # an engine error is the base's to retry
         for i, verdict in zip(valid, verdicts, strict=True):
-            columns["llm_invalid"][i] = verdict is None or verdict.score is None
-            if verdict is not None:
-                columns["llm_score"][i], columns["llm_reason"][i] = verdict.score, verdict.reason
-                columns["llm_confidence"][i] = verdict.confidence
+            columns["llm_invalid"][i] = verdict.score is None
+            columns["llm_score"][i], columns["llm_reason"][i] = verdict.score, verdict.reason
+            columns["llm_confidence"][i] = verdict.confidence
         return batch, columns

@@ -11,6 +11,6 @@ from curation.io.shards import read_task_rows
 
 def read_stage(batch: pa.Table, cfg: dict) -> pa.Table:
     """Read and validate the rows of each read task in the batch."""
-    input_cfg = Config.model_validate(cfg).input
+    config = Config.model_validate(cfg)
     fault_point("read.task")
-    return pa.concat_tables([read_task_rows(task, input_cfg) for task in batch.to_pylist()])
+    return pa.concat_tables([read_task_rows(task, config.input, config.failures) for task in batch.to_pylist()])

@@ -7,7 +7,7 @@ from pathlib import Path
 import curation
 
 ROOT = Path(curation.__file__).parent
-LAYERS = {"config": 0, "schema": 0, "faults": 0, "markers": 0, "seeds": 0, "": 0,
+LAYERS = {"config": 0, "schema": 0, "faults": 0, "markers": 0, "seeds": 0, "failures": 0, "": 0,
           "io": 1, "models": 2, "reflect": 3, "generation": 3, "report": 3, "stages": 4, "run": 5, "tools": 5,
           "fitting": 6, "cli": 7}
 """Top-level module or subpackage -> its layer; 0 is the foundation every layer may use."""
