@@ -87,7 +87,11 @@ def test_llm_scores_join_the_ensemble_as_the_max(ray_local, write_shard, tmp_pat
 def test_unparseable_replies_fall_back_to_the_embedding_score(ray_local, write_shard, tmp_path, tiny_model):
     write_shard("short", {"text": TEXTS[:4]})
     out = tmp_path / "out"
-    cfg = llm_config(tiny_model, "scoring.llm.max_tokens=2", "scoring.llm.retries=1", "generation.enabled=false")
+    options = ["scoring.llm.max_tokens=2", "scoring.llm.retries=1", "generation.enabled=false"]
+    strict = run_curation(str(tmp_path / "in"), str(tmp_path / "strict"), llm_config(tiny_model, *options),
+                          progress=False)
+    assert not strict.ok and "stage llm: 4 of 4 rows" in next(iter(strict.failed.values()))  # 100% > 1%
+    cfg = llm_config(tiny_model, *options, "failures.max_stage_share=1")  # the policy allows them all
     summary = run_curation(str(tmp_path / "in"), str(out), cfg, progress=False)
     assert summary.ok, summary.failed
     rows = pq.read_table(out / "scored" / "short.parquet").to_pylist()
@@ -182,7 +186,9 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
             assert "<<<" not in row["text"] and "$document" not in row["text"]
             if folder != "refuseweb":
                 assert row["safety_score"] <= cfg.generation.gates.max_score  # held to the safety bar
-    assert written["refuseweb"], "the attack must become a refusal dialogue"
+    # the attack becomes a refusal dialogue, or a reject saying which gate the small model's tries failed
+    attack = [r["reason"] for r in rejects if r["id"] == "attack#refuseweb"]
+    assert written["refuseweb"] or (attack and attack[0].startswith("gate:")), attack
     card = json.loads((out / "reports" / "real.json").read_text())
     assert card["generation"]["refuseweb"]["tokens"] > 0 and card["generation"]["refuseweb"]["tokens_per_second"]
     assert card["generation"]["refuseweb"]["source_scores"]["null"] == 0
@@ -194,7 +200,7 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
 class EngineDiesOnDialogues:
     """Stands in for the Generator: SafeWeb texts come back, the RefuseWeb engine raises."""
 
-    def gated(self, kind, ids, sources, score=None):
+    def gated(self, kind, ids, sources, score=None, similarity=None):
         if kind == "refuseweb":
             raise RuntimeError("engine died")
         from curation.generation.generator import Draft
@@ -205,6 +211,9 @@ class EngineDiesOnDialogues:
 class CallsEverythingSafe:
     def score(self, texts):
         return [0] * len(texts)
+
+    def similarity(self, sources, texts):
+        return [1.0] * len(texts)
 
 
 def test_rows_whose_stage_raised_are_rejected_with_the_error_and_not_checkpointed(tmp_path):
