@@ -23,7 +23,9 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """The one way a command stops on a problem: one line on stderr and an exit code (2: bad input)."""
-    typer.echo(f"error: {message}", err=True)
+    from curation.run.console import terminal
+
+    typer.echo(f"error: {message}", file=terminal(err=True))
     raise typer.Exit(code)
 
 
@@ -53,25 +55,47 @@ def curate(
     set_: SetOpt = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    verbose: Annotated[bool, typer.Option(help="Show Ray, vLLM, transformers and torch output on the console "
+                                               "instead of OUT/_logs/.")] = False,
 ) -> None:
-    """Score every shard, route its rows, and commit per-shard outputs and report cards."""
+    """Score every shard, route its rows, and commit per-shard outputs and report cards. Ctrl-C (or SIGTERM)
+    stops within seconds and says how to resume; a second Ctrl-C exits at once."""
+    from curation.run.console import quiet_console, terminal
     from curation.run.driver import run_curation
+    from curation.run.interrupt import EXIT_CODE, Interrupted, run_interruptibly, stopped_summary
 
     cfg = _config(config, (set_ or []) + ([f"ray.address={address}"] if address else []))
-    with user_errors(FileNotFoundError, ValueError):
-        summary = run_curation(shards, out, cfg, progress=progress)
-    committed = summary.committed.values()
-    rows = sum(m["counts"]["scored"] for m in committed)
-    rejected = sum(m["counts"]["rejected"] for m in committed)
-    typer.echo(f"{len(summary.committed)} shard(s) committed ({rows} rows scored, {rejected} rejected), "
-               f"{len(summary.skipped)} skipped as already committed, {len(summary.failed)} failed, "
-               f"in {summary.seconds:.1f}s")
-    typer.echo(f"outputs: {out}/scored  report cards: {out}/reports  manifests: {out}/_manifest")
-    if summary.failed:
-        typer.echo("failed shards:", err=True)
-        for path, problem in summary.failed.items():
-            typer.echo(f"  {path}: {problem}", err=True)
-        raise typer.Exit(1)
+    with quiet_console(out, verbose) as log_path:
+        if log_path is not None:
+            typer.echo(f"logs: {log_path}", file=terminal(err=True))
+        try:
+            with user_errors(FileNotFoundError, ValueError):
+                summary = run_interruptibly(lambda: run_curation(shards, out, cfg, progress=progress), stop=_stop_ray)
+        except Interrupted as stopped:
+            command = ["safecurate", *sys.argv[1:]]
+            typer.echo(stopped_summary(out, stopped.signal_name, command), file=terminal(err=True))
+            raise typer.Exit(EXIT_CODE) from None
+        committed = summary.committed.values()
+        rows = sum(m["counts"]["scored"] for m in committed)
+        rejected = sum(m["counts"]["rejected"] for m in committed)
+        typer.echo(f"{len(summary.committed)} shard(s) committed ({rows} rows scored, {rejected} rejected), "
+                   f"{len(summary.skipped)} skipped as already committed, {len(summary.failed)} failed, "
+                   f"in {summary.seconds:.1f}s", file=terminal())
+        typer.echo(f"outputs: {out}/scored  report cards: {out}/reports  manifests: {out}/_manifest", file=terminal())
+        if summary.failed:
+            typer.echo("failed shards:", file=terminal(err=True))
+            for path, problem in summary.failed.items():
+                typer.echo(f"  {path}: {problem}", file=terminal(err=True))
+            if log_path is not None:
+                typer.echo(f"logs: {log_path}", file=terminal(err=True))
+            raise typer.Exit(1)
+
+
+def _stop_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 @app.command("fit-classifier")

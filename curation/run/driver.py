@@ -19,8 +19,10 @@ from curation.io.shards import Shard, ShardError, find_shards, inspect_shard
 from curation.io.spill import SPILL_DIR, open_spill
 from curation.io.storage import PendingParquet, Store
 from curation.run.commit import clean_temporaries, commit_shard, is_committed, manifest_path
+from curation.run.console import terminal
 from curation.run.dataset import build_dataset, score_columns
 from curation.run.failures import RunSummary, record_failures
+from curation.run.interrupt import STOP
 from curation.run.ray_setup import configure_data_context, start_ray
 from curation.schema import PREFIX, SCORE_SCHEMA
 
@@ -36,7 +38,8 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
     store = prepare_output(out)
     summary = RunSummary()
     todo = shards_to_do(pattern, cfg, store, summary)
-    bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None, desc="curating")
+    bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None, desc="curating",
+               file=terminal(err=True))
     say = bar.write if progress else log.info
     if summary.skipped:
         say(f"skipping {len(summary.skipped)} committed shard(s)")
@@ -45,6 +48,8 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
             stream_and_commit(todo, cfg, store, summary, bar, say)
     finally:
         bar.close()
+    if STOP.is_set():
+        return summary  # stopped: what is not committed is not failed, only left to do
     record_failures(store, summary)
     summary.seconds = time.time() - started
     return summary
@@ -105,11 +110,15 @@ def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: Run
             if live:
                 for batch in build_dataset(live, cfg, store.location).iter_batches(batch_format="pyarrow",
                                                                                    batch_size=None):
+                    if STOP.is_set():
+                        return  # stopped by a signal: no new batch; uncommitted shards stay to do
                     fault_point("driver.batch")
                     commits.add(score_columns(batch))
                     bar.update(batch.num_rows)
                     commits.collect(block=False)
         except Exception as exc:  # noqa: BLE001 - e.g. an actor that keeps dying: the shards in flight fail
+            if STOP.is_set():
+                return  # Ray was shut down under the stream by a stop
             log.exception("the stream of rows failed")
             commits.fail_in_flight(f"stream failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         commits.collect(block=True)

@@ -17,12 +17,26 @@ def start_ray(cfg: Config) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    from curation.run.console import QUIET
+
+    quiet = {"log_to_driver": not QUIET["value"], "logging_level": logging.WARNING}
     if cfg.ray.address:
-        ray.init(address=cfg.ray.address, logging_level=logging.WARNING)
+        ray.init(address=cfg.ray.address, **quiet)
     else:
         ray.init(num_cpus=cfg.ray.num_cpus or (os.cpu_count() or 1) + 2, include_dashboard=False,
-                 object_store_memory=int(cfg.ray.object_store_gib * 2**30), logging_level=logging.WARNING)
+                 object_store_memory=int(cfg.ray.object_store_gib * 2**30), **quiet)
+    logging.getLogger("curation.ray").info("Ray worker logs (model output of the actors): %s", _session_dir())
     return True
+
+
+def _session_dir() -> str:
+    """Where Ray keeps this session's worker logs (the actors' model output when the console is quiet)."""
+    import ray
+
+    try:
+        return ray._private.worker._global_node.get_session_dir_path() + "/logs"
+    except AttributeError:
+        return "the Ray session folder (/tmp/ray/session_latest/logs)"
 
 
 def configure_data_context(cfg: Config) -> None:

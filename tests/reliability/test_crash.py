@@ -55,7 +55,7 @@ def comparable(out: Path) -> dict:
     found = {}
     for path in sorted(out.rglob("*")):
         rel = str(path.relative_to(out))
-        if not path.is_file() or rel.startswith("_failed") or path.suffix in (".md", ".html"):
+        if not path.is_file() or rel.startswith(("_failed", "_logs")) or path.suffix in (".md", ".html"):
             continue
         if path.suffix == ".parquet":
             found[rel] = pq.read_table(path).to_pylist()
