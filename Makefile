@@ -116,7 +116,9 @@ bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu) with cluster/gpu.yaml
 plan: $(STAMP) ## Cost of curating TOKENS (default 600e9) under PROFILE (default cluster/gpu.yaml) from THROUGHPUT (make bench)
 	$(VENV)/bin/safecurate plan --tokens $(TOKENS) --profile '$(PROFILE)' --throughput '$(THROUGHPUT)' $(foreach s,$(SET),--set $(s))
 
-test-gpu: $(STAMP) ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu)
+test-gpu: ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu); without a GPU: one line, exit 2
+	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: make test-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
+	$(MAKE) setup ENGINE=gpu
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Lint with ruff

@@ -45,8 +45,9 @@ class EmbedConfig(Section):
     one; 0 = chunks only."""
     lexical: bool = True
     """Blend in the head folder's lexical n-gram model (lexical.safetensors) when it has one."""
-    device: str = "cpu"
-    """Torch device of the encoder: cpu, cuda, cuda:1, ..."""
+    device: str = "auto"
+    """Torch device of the encoder (and of the reflector and the judge, which share it): auto = cuda when this
+    process sees a GPU (an actor that reserves GPUs), else cpu; or cpu, cuda, cuda:1, ..."""
 
 
 class LLMConfig(Section):

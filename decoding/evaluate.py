@@ -19,6 +19,7 @@ from pathlib import Path
 
 from curation.generation.refusal import opens_with_refusal
 from curation.markers import HARM_TAG
+from curation.models.encoder import torch_device
 
 DATA = Path(__file__).parent / "data"
 METHODS = ("greedy", "beam", "safe_beam")
@@ -80,6 +81,8 @@ class Decoder:
         self.settings = settings
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
+        if torch_device("auto") == "cuda":
+            self.model = self.model.to("cuda")
         self.tag_id = tag_token_id(self.tokenizer)
         self.chat = settings.chat if settings.chat is not None else bool(self.tokenizer.chat_template)
 
@@ -104,7 +107,9 @@ class Decoder:
                                     eos_token_id=eos).tokens
         beams = {"greedy": 1, "beam": s.num_beams}[method]  # transformers' own search (Safe Beam's drop-0 twin)
         with torch.no_grad():
-            out = self.model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            device = self.model.device
+            out = self.model.generate(torch.tensor([ids], device=device),
+                                      attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
                                       max_new_tokens=s.max_new_tokens, do_sample=False, num_beams=beams,
                                       early_stopping=True, pad_token_id=eos, eos_token_id=eos,
                                       suppress_tokens=[self.tag_id] if self.tag_id is not None else None)

@@ -49,7 +49,8 @@ class _Beams:
 
 def _forward(model, input_ids: torch.Tensor, cache, position: int):
     """Logits of the last position and the grown cache, for a batch that shares its length."""
-    positions = torch.arange(position, position + input_ids.shape[1]).expand(input_ids.shape[0], -1)
+    positions = torch.arange(position, position + input_ids.shape[1], device=input_ids.device).expand(
+        input_ids.shape[0], -1)
     out = model(input_ids=input_ids, past_key_values=cache, position_ids=positions, use_cache=True)
     return out.logits[:, -1].float(), out.past_key_values
 

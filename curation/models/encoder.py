@@ -76,6 +76,15 @@ def decode_scores(probs: np.ndarray, cumulative_threshold: float | None) -> np.n
     return decode_cumulative(cumulative(probs), cumulative_threshold)
 
 
+def torch_device(device: str) -> str:
+    """`auto`: cuda when this process sees a GPU (Ray gives an actor that reserves GPUs their ids), else cpu."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_encoder(cfg: EmbedConfig):
     """The sentence-transformers encoder named by the config, loaded from local disk only."""
     from sentence_transformers import SentenceTransformer
@@ -86,7 +95,7 @@ def load_encoder(cfg: EmbedConfig):
         from curation.models.packaged import packaged_encoder_dir
 
         path = str(packaged_encoder_dir())
-    encoder = SentenceTransformer(path, device=cfg.device, local_files_only=True)
+    encoder = SentenceTransformer(path, device=torch_device(cfg.device), local_files_only=True)
     encoder.max_seq_length = cfg.max_seq_length
     return encoder
 

@@ -17,10 +17,36 @@ def test_the_cluster_launcher_config_passes_rays_validation_and_a_typo_does_not(
 
     config = yaml.safe_load((CLUSTER / "cluster.yaml").read_text())
     validate_config(prepare_config(config))
-    assert any("[gpu]" in command for command in config["setup_commands"])
+    assert config["docker"]["image"] == image_of_dockerfile_build()  # every node runs the project's image
     config["available_node_types"]["gpu_worker"]["min_workerz"] = 1
     with pytest.raises(Exception, match="min_workerz"):
         validate_config(prepare_config(config))
+
+
+def image_of_dockerfile_build() -> str:
+    """The image name the cluster files use (cluster/Dockerfile's build comment)."""
+    build = next(line for line in (CLUSTER / "Dockerfile").read_text().splitlines() if "docker build" in line)
+    return build.split("-t ")[1].split()[0]
+
+
+def test_the_image_starts_from_rays_gpu_image_of_the_pinned_ray_and_python_3_11():
+    import ray
+
+    base = next(line.split()[1] for line in (CLUSTER / "Dockerfile").read_text().splitlines()
+                if line.startswith("FROM "))
+    assert base == f"rayproject/ray:{ray.__version__}-py311-gpu"
+    job = yaml.safe_load((CLUSTER / "rayjob.yaml").read_text())
+    containers = [job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0],
+                  job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]]
+    assert {c["image"] for c in containers} == {image_of_dockerfile_build()}
+
+
+def test_the_encoder_follows_its_reservation_onto_the_gpu():
+    from curation.models.encoder import torch_device
+
+    cfg = load_config(CLUSTER / "gpu.yaml")
+    assert cfg.scoring.embed.device == "auto"  # cuda inside an actor that reserves a GPU
+    assert torch_device("auto") in ("cpu", "cuda") and torch_device("cuda:1") == "cuda:1"
 
 
 def test_the_gpu_profile_is_a_valid_config_with_an_engine_per_gpu_and_a_shared_encoder():
