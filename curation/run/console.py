@@ -33,6 +33,18 @@ def log_folder(out: str) -> Path:
     return folder
 
 
+def _terminal_copy(stream, fd: int):
+    """A stream on a copy of descriptor `fd` when `stream` writes to it (a real console), else `stream` itself
+    (output captured by a test runner, which has no descriptor to keep)."""
+    try:
+        if stream.fileno() != fd:
+            return stream
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return stream
+    stream.flush()
+    return io.TextIOWrapper(os.fdopen(os.dup(fd), "wb", buffering=0), write_through=True)
+
+
 @contextlib.contextmanager
 def quiet_console(out: str, verbose: bool) -> Iterator[Path | None]:
     """Send library output to OUT/_logs/curate-<time>.log for the duration; yields its path (None: verbose).
@@ -44,11 +56,8 @@ def quiet_console(out: str, verbose: bool) -> Iterator[Path | None]:
         yield None
         return
     path = log_folder(out) / f"curate-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    terminal_out = io.TextIOWrapper(os.fdopen(saved_out, "wb", buffering=0), write_through=True)
-    terminal_err = io.TextIOWrapper(os.fdopen(saved_err, "wb", buffering=0), write_through=True)
+    saved = os.dup(1), os.dup(2)
+    terminal_out, terminal_err = _terminal_copy(sys.stdout, 1), _terminal_copy(sys.stderr, 2)
     log_file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed below, after the descriptors are restored
     root = logging.getLogger()
     ours = logging.getLogger("safecurate")
@@ -72,8 +81,10 @@ def quiet_console(out: str, verbose: bool) -> Iterator[Path | None]:
         ours.removeHandler(console_handler)
         root.handlers, root.level = old_root_handlers, old_root_level
         _TERMINAL.update(out=None, err=None)
-        os.dup2(saved_out, 1)
-        os.dup2(saved_err, 2)
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+        for stream in (terminal_out, terminal_err):
+            if stream not in (sys.stdout, sys.stderr):
+                stream.close()
         log_file.close()
-        terminal_out.close()
-        terminal_err.close()
