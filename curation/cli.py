@@ -295,6 +295,21 @@ def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).rstrip())
 
 
+@app.command("check")
+def check_cmd(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    node: Annotated[list[str], typer.Option(help="A node of the cluster as cpus=N,gpus=M (repeatable).")] = None,
+) -> None:
+    """Check that a profile's actor pools (at their minimum sizes) and read tasks can be placed on these nodes:
+    exit 0, or exit 2 with one line naming the stage and the fix."""
+    from curation.tools.check import Node, PlacementError, check_placement
+
+    cfg = _config(config, set_)
+    with user_errors(PlacementError):
+        typer.echo(check_placement(cfg, [Node.parse(spec) for spec in node or []]))
+
+
 @app.command("plan")
 def plan_cmd(
     tokens: Annotated[float, typer.Option(help="Tokens to curate, e.g. 600e9 (the paper's corpus).")],

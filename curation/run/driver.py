@@ -99,6 +99,10 @@ def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: Run
     import ray
 
     started_ray = start_ray(cfg)
+    if cfg.ray.address:  # on a cluster: refuse a profile its nodes cannot hold before any work starts
+        from curation.tools.check import check_placement, live_nodes
+
+        say(check_placement(cfg, live_nodes()))
     commits = ShardCommits(todo, cfg, store, summary, say)
     try:
         configure_data_context(cfg)
