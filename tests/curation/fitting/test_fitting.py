@@ -104,3 +104,27 @@ def test_fitted_default_heads_load_and_rank_harm_above_safe_text(tmp_path):
                                          "The bakery sells fresh bread every morning."])
     assert probs[0] > probs[1] and scores[0] > scores[1]
     assert np.all((probs >= 0) & (probs <= 1))
+
+
+def test_harmless_request_sources_read_their_files_as_seeded_samples_of_score_0(tmp_path):
+    from curation.fitting.sources import arena_hard, clinc_oos, gsm8k
+
+    root = tmp_path / "raw"
+    long = [f"{text} (number {i})" for i in range(30) for text in SAFE]
+    arena = arena_hard.SOURCE.path(root, arena_hard.SOURCE.files[0])
+    arena.parent.mkdir(parents=True)
+    arena.write_text("\n".join(json.dumps({"cluster": "c", "turns": [{"content": t}]}) for t in long + ["too short"]))
+    for file in gsm8k.SOURCE.files:
+        path = gsm8k.SOURCE.path(root, file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(json.dumps({"question": f"{t} {file}", "answer": "#### 4"}) for t in long))
+    clinc = clinc_oos.SOURCE.path(root, clinc_oos.SOURCE.files[0])
+    clinc.parent.mkdir(parents=True)
+    clinc.write_text(json.dumps({"train": [[t, f"intent{i % 3}"] for i, t in enumerate(long)],
+                                 "test": [["set an alarm", "alarm"]]}))
+    for module, expected in ((arena_hard, len(long)), (gsm8k, 2 * len(long)),
+                             (clinc_oos, 3 * clinc_oos.PER_INTENT)):
+        rows = module.SOURCE.load(root)
+        assert len(rows) == min(expected, getattr(module, "QUESTIONS", expected)), module.__name__
+        assert all(r.score == 0 and len(r.text) >= 40 for r in rows)
+        assert rows == module.SOURCE.load(root)  # the same sample every time
