@@ -40,13 +40,30 @@ def build_llm(cfg: LLMConfig, model_dir: Path, seed: int = 0):
         memory = {"gpu_memory_utilization": cfg.gpu_memory_utilization}
     return LLM(
         model=str(model_dir),
-        dtype=cfg.dtype,
+        dtype=engine_dtype(cfg.dtype, on_cpu),
         max_model_len=cfg.max_model_len,
         tensor_parallel_size=cfg.tensor_parallel_size,
         enforce_eager=on_cpu if cfg.enforce_eager is None else cfg.enforce_eager,
+        enable_chunked_prefill=not on_cpu,
         seed=seed,
         **memory,
     )
+
+
+def engine_dtype(dtype: str, on_cpu: bool) -> str:
+    """`dtype`, with auto resolved: bfloat16 on a GPU or a CPU with bfloat16 matrix instructions, else float32."""
+    if dtype != "auto":
+        return dtype
+    return "bfloat16" if not on_cpu or cpu_has_bfloat16() else "float32"
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX); Linux only, else False."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def shutdown(llm) -> None:
