@@ -3,9 +3,12 @@ same prompts, same greedy decoding and token budget, in one run.
 
 Each engine writes `--max-tokens` tokens for each of `--prompts` chat prompts (the generators' kind of request);
 the figure is generated tokens per second over the whole batch after a warm-up, with the engine's own
-batching (vLLM: one call with every prompt; transformers: left-padded batches of `--hf-batch`).
+batching (vLLM: one call with every prompt; transformers: left-padded batches of `--hf-batch`). Then vLLM's
+tokens/s by batch size (prompts per call) for each of `--dtypes`: how much a stage gains by handing the engine
+more requests at once.
 
     python -m benchmarks.engines [--prompts 8] [--max-tokens 64] [--hf-batch 8] [--model DIR]
+                                 [--batch-sizes 1 8 32 64 128] [--dtypes float32 bfloat16]
                                  [--json benchmarks/results/engines.json]
 """
 
@@ -36,26 +39,36 @@ def prompts(tokenizer, count: int) -> list[str]:
                                           tokenize=False, add_generation_prompt=True) for i in range(count)]
 
 
-def run_vllm(model_dir: Path, texts: list[str], max_tokens: int, threads: int) -> dict:
+def run_vllm(model_dir: Path, texts: list[str], max_tokens: int, threads: int,
+             batch_sizes: list[int] = (), dtype: str = "float32") -> dict:
+    """vLLM on `texts` in one call; then, per batch size, one call with that many prompts (the sweep)."""
     from vllm import SamplingParams
 
     from curation.config import LLMConfig
     from curation.models.engine import build_llm, shutdown
 
     started = time.perf_counter()
-    llm = build_llm(LLMConfig(max_model_len=1024), model_dir)
+    llm = build_llm(LLMConfig(max_model_len=1024, dtype=dtype, kv_cache_gib=2.0), model_dir)
     load = time.perf_counter() - started
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens, ignore_eos=True)
+
+    def timed(part: list[str]) -> tuple[int, float]:
+        started = time.perf_counter()
+        outputs = llm.generate(part, params, use_tqdm=False)
+        return sum(len(o.outputs[0].token_ids) for o in outputs), time.perf_counter() - started
+
     try:
         llm.generate(texts[:1], params, use_tqdm=False)  # warm up
-        started = time.perf_counter()
-        outputs = llm.generate(texts, params, use_tqdm=False)
-        seconds = time.perf_counter() - started
+        tokens, seconds = timed(texts)
+        sweep = []
+        for size in batch_sizes:
+            done, spent = timed([texts[i % len(texts)] for i in range(size)])
+            sweep.append({"batch": size, "tokens": done, "seconds": round(spent, 2),
+                          "tokens_per_s": round(done / spent, 1)})
     finally:
         shutdown(llm)
-    tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
     return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
-            "load_seconds": round(load, 1), "threads": threads}
+            "load_seconds": round(load, 1), "threads": threads, "dtype": dtype, "by_batch": sweep}
 
 
 def run_hf(model_dir: Path, texts: list[str], max_tokens: int, batch: int, threads: int) -> dict:
@@ -90,6 +103,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--hf-batch", type=int, default=8)
     parser.add_argument("--model", type=Path, default=None, help="a model folder (default: the packaged SmolLM2)")
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[1, 8, 32, 64, 128],
+                        help="vLLM throughput by batch size: prompts per call (each dtype below)")
+    parser.add_argument("--dtypes", nargs="*", default=["float32", "bfloat16"],
+                        help="vLLM dtypes to sweep; the first is also the one set against transformers")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "engines.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -101,15 +118,21 @@ def main() -> None:
     model_dir = chat_model_dir(str(args.model) if args.model else None)
     texts = prompts(AutoTokenizer.from_pretrained(model_dir), args.prompts)
     threads = os.cpu_count() or 1
-    results = {"vllm": run_vllm(model_dir, texts, args.max_tokens, threads),
+    sweeps = {dtype: run_vllm(model_dir, texts, args.max_tokens, threads, args.batch_sizes, dtype)
+              for dtype in args.dtypes}
+    results = {"vllm": sweeps[args.dtypes[0]],
                "transformers": run_hf(model_dir, texts, args.max_tokens, args.hf_batch, threads)}
     speedup = round(results["vllm"]["tokens_per_s"] / results["transformers"]["tokens_per_s"], 2)
     print(table(["engine", "tokens", "seconds", "tokens/s", "load s"],
                 [[name, r["tokens"], r["seconds"], r["tokens_per_s"], r["load_seconds"]]
                  for name, r in results.items()]))
     print(f"vLLM / transformers: x{speedup} ({model_dir.name}, {args.prompts} prompts x {args.max_tokens} tokens)")
+    print(table(["vLLM dtype", "prompts per call", "tokens", "seconds", "tokens/s"],
+                [[dtype, row["batch"], row["tokens"], row["seconds"], row["tokens_per_s"]]
+                 for dtype, result in sweeps.items() for row in result["by_batch"]]))
     write_json(args.json, {"benchmark": "engines", "model": model_dir.name, "prompts": args.prompts,
-                           "max_tokens": args.max_tokens, "engines": results, "vllm_over_transformers": speedup})
+                           "max_tokens": args.max_tokens, "engines": results, "vllm_over_transformers": speedup,
+                           "vllm_by_batch": {dtype: result["by_batch"] for dtype, result in sweeps.items()}})
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from curation.models.engine import (
 )
 from curation.seeds import draw
 
+log = logging.getLogger("safecurate")
 PROMPTS = Path(__file__).parent / "prompts"
 SAFEWEB = {name: Template((PROMPTS / "safeweb" / f"{name}.txt").read_text()) for name in SAFEWEB_TEMPLATES}
 REFUSEWEB = Template((PROMPTS / "refuseweb.txt").read_text())
@@ -51,6 +54,23 @@ _TURN = re.compile(r"\**\b(user|assistant)\b\**\s*:\**", re.IGNORECASE)
 _LABEL = re.compile(r"^(User|Assistant):", re.MULTILINE)
 _ECHOED_MARKER = re.compile(r"<{2,}\s*DOCUMENT\s+(?:START|END)\s*>*")
 _LAST_SENTENCE = re.compile(r".*[.!?][\"'\u201d\u2019)\]*_]*(?=\s|$)", re.DOTALL)
+
+
+class Job(NamedTuple):
+    """Texts of one kind to write in one engine call: `candidates` per source, for the `attempt`-th try."""
+
+    kind: str
+    ids: list[str]
+    sources: list[str]
+    attempt: int = 0
+    candidates: int = 1
+
+
+PROMPT = {"refuseweb": REFUSEWEB, "moral_education": MORAL_EDUCATION}
+"""The prompt of each kind with one prompt (SafeWeb draws a framing per document)."""
+SHAPES = {"safeweb": ("", None), "refuseweb": (DIALOGUE_PREFILL, DIALOGUE_REGEX),
+          "moral_education": (ARTICLE_PREFILL, ARTICLE_REGEX)}
+"""(prefill, structured-output regex) of each kind's replies."""
 
 
 class Reply(NamedTuple):
@@ -124,89 +144,85 @@ class Generator:
     def write(self, kind: str, ids: list[str], sources: list[str], attempt: int = 0,
               candidates: int = 1) -> list[list[Reply]]:
         """`candidates` texts of `kind` (safeweb, refuseweb, moral_education) per source, sampled from one prompt."""
-        if kind == "safeweb":
-            names = [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in ids]
-            replies = self._generate(ids, [SAFEWEB[name] for name in names], sources, "", None, kind, attempt,
-                                     candidates)
-            return [[Reply(text or None, tokens, name) for text, tokens in row]
-                    for name, row in zip(names, replies, strict=True)]
-        if kind == "refuseweb":
-            replies = self._generate(ids, [REFUSEWEB] * len(sources), sources, DIALOGUE_PREFILL, DIALOGUE_REGEX,
-                                     kind, attempt, candidates)
-            return [[Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in row]
-                    for row in replies]
+        return self.write_all([Job(kind, ids, sources, attempt, candidates)])[0]
+
+    def write_all(self, jobs: list[Job]) -> list[list[list[Reply]]]:
+        """The texts of every job from one engine call, so that vLLM batches all of them together."""
+        for job in jobs:
+            if job.kind not in SHAPES:
+                raise ValueError(f"unknown generation kind {job.kind!r}")
+            if len(job.ids) != len(job.sources):
+                raise ValueError(f"{len(job.ids)} ids for {len(job.sources)} texts")
+        templates = [self._templates(job) for job in jobs]
+        requests, sampling = [], []
+        for job, names in zip(jobs, templates, strict=True):
+            prefill, regex = SHAPES[job.kind]
+            prompts = [SAFEWEB[name] for name in names] if job.kind == "safeweb" else [PROMPT[job.kind]] * len(job.ids)
+            requests += [{"prompt_token_ids": self.prompt_ids(prompt, source, prefill)}
+                         for prompt, source in zip(prompts, job.sources, strict=True)]
+            sampling += self._sampling(job, regex, [self.reply_tokens(job.kind, source) for source in job.sources])
+        replies = iter(self._generate(requests, sampling) if requests else [])
+        return [[_replies(job.kind, row, name) for name, row in zip(names, replies, strict=False)]
+                for job, names in zip(jobs, templates, strict=True)]
+
+    def _templates(self, job: Job) -> list[str | None]:
+        """The SafeWeb framing of each document of a SafeWeb job (None for other kinds)."""
+        if job.kind != "safeweb":
+            return [None] * len(job.ids)
+        return [pick_template(self.cfg.templates, self.seed, doc_id) for doc_id in job.ids]
+
+    def reply_tokens(self, kind: str, source: str) -> int:
+        """The token budget of one reply: a rewrite or dialogue gets `reply_ratio` times its document's tokens,
+        within [min_reply_tokens, max_tokens], so that a tweet's rewrite stays near the tweet; an article gets
+        max_tokens (it needs room for its sections)."""
         if kind == "moral_education":
-            replies = self._generate(ids, [MORAL_EDUCATION] * len(sources), sources, ARTICLE_PREFILL, ARTICLE_REGEX,
-                                     kind, attempt, candidates)
-            return [[Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in row]
-                    for row in replies]
-        raise ValueError(f"unknown generation kind {kind!r}")
+            return self.cfg.max_tokens
+        document = prepare_document(source, self.cfg.max_doc_chars, self.control)
+        wanted = round(self.cfg.reply_ratio * len(self.tokenizer.encode(document, add_special_tokens=False)))
+        return max(min(self.cfg.min_reply_tokens, self.cfg.max_tokens), min(self.cfg.max_tokens, wanted))
+
+    def _sampling(self, job: Job, regex: str | None, budgets: list[int]) -> list:
+        """Sampling settings of each request of `job`: `candidates` samples of up to its budget of tokens from a
+        seed drawn from (seed, id, kind, attempt); `regex` constrains the reply's form."""
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        structure = StructuredOutputsParams(regex=regex) if regex else None
+        purpose = job.kind if job.attempt == 0 else f"{job.kind}#{job.attempt}"
+        return [SamplingParams(n=job.candidates, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                               max_tokens=budget, repetition_penalty=self.cfg.repetition_penalty,
+                               seed=draw(self.seed, doc_id, purpose), structured_outputs=structure)
+                for doc_id, budget in zip(job.ids, budgets, strict=True)]
 
     def gated(self, kind: str, ids: list[str], sources: list[str],
               score: Callable[[list[str]], list[int | None]] | None = None,
               similarity: Callable[[list[str], list[str]], list[float]] | None = None) -> list[Draft]:
-        """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates.
+        """Texts of `kind` (safeweb, refuseweb, moral_education) that pass the quality gates (see `Gating`)."""
+        gating = Gating(self, kind, ids, sources)
+        self.settle([gating], score, similarity)
+        return gating.drafts
 
-        A row whose text fails a gate is generated again with a new seed, up to `gates.retries` times;
-        a row that never passes comes back with text None and the reason of its last try.
-        `similarity` relates each text to its source (encoder cosine); below `gates.min_similarity` a text is
-        `off_topic`. `score` rates texts 0-5 with the safety scorer; every text that passes the other gates is
-        scored. A SafeWeb or Moral Education text above `self.target_score` is tried again too, and the row keeps
-        its lowest-scoring try; if even that scores above `self.max_score`, the row fails as `still_unsafe`.
-        """
-        gates = self.cfg.gates
-        candidates = 1 if kind == "refuseweb" else gates.candidates
-        drafts: list[Draft | None] = [None] * len(ids)
-        tokens = [0] * len(ids)
-        # what each text is measured against: the document as the generator saw it (an article: its dialogue)
-        made_from = sources if kind == "moral_education" else [self.gate_source(source) for source in sources]
-        todo = list(range(len(ids)))
-        for attempt in range(gates.retries + 1):
-            if not todo:
-                break
-            written = self.write(kind, [ids[i] for i in todo], [sources[i] for i in todo], attempt, candidates)
-            tries = [(i, reply) for i, replies in zip(todo, written, strict=True) for reply in replies]
-            for i, reply in tries:
-                tokens[i] += reply.tokens
-            reasons, similar, scores = self._judge_tries(kind, tries, made_from, score, similarity)
-            chosen: dict[int, int] = {}  # row -> its try this round: the safest that passed, else the first
-            for t, (i, _) in enumerate(tries):
-                if i not in chosen or (reasons[t] is None and (reasons[chosen[i]] is not None
-                                                                or scores[t] < scores[chosen[i]])):
-                    chosen[i] = t
-            retry = []
-            for i, t in chosen.items():
-                reply, reason, failed = tries[t][1], reasons[t], reasons[t] is not None
-                draft = Draft(None if failed else reply.text, tokens[i], attempt + 1, reason,
-                              reply.text if failed else None, reply.template, scores[t], similar[t])
-                best = drafts[i]
-                if best is not None and best.text is not None and (failed or draft.score >= best.score):
-                    draft = replace(best, tokens=tokens[i], attempts=attempt + 1)  # an earlier try was safer
-                drafts[i] = draft
-                if draft.text is None or score_problem(kind, draft.score, self.target_score):
-                    retry.append(i)
-            todo = retry
-        return drafts
-
-    def _judge_tries(self, kind: str, tries: list[tuple[int, Reply]], made_from: list[str], score, similarity):
-        """(gate reason, similarity to the source, safety score) of each try: the text gates first, then the
-        topic gate on the tries that passed them, then the safety score of those still passing."""
-        reasons = [check(kind, made_from[i], reply.text, self.cfg.gates) for i, reply in tries]
-        similar: list[float | None] = [None] * len(tries)
-        scores: list[int | None] = [None] * len(tries)
-        passed = [t for t, reason in enumerate(reasons) if reason is None]
-        if similarity and passed:
-            values = similarity([made_from[tries[t][0]] for t in passed],
-                                [topic_text(kind, tries[t][1].text) for t in passed])
-            for t, value in zip(passed, values, strict=True):
-                similar[t] = round(float(value), 4)
-                reasons[t] = topic_problem(value, self.cfg.gates)
-            passed = [t for t in passed if reasons[t] is None]
-        if score and passed:
-            for t, value in zip(passed, score([tries[t][1].text for t in passed]), strict=True):
-                scores[t] = value
-                reasons[t] = score_problem(kind, value, self.max_score)
-        return reasons, similar, scores
+    def settle(self, gatings: list[Gating], score=None, similarity=None,
+               follow: Callable[[Gating, list[int]], list[Gating]] | None = None) -> None:
+        """Write every gating's rows until each has passed its gates or run out of retries, in waves: each wave
+        is one engine call holding every gating's next try. `follow(gating, rows)` is told which rows settled
+        in a wave and may return new gatings (Moral Education articles of the dialogues that passed), which
+        join the next wave."""
+        active = [g for g in gatings if not g.done]
+        while active:
+            jobs = [g.job() for g in active]
+            started = time.perf_counter()
+            waves = self.write_all(jobs)
+            log.info("generation wave: %s, %d tokens in %.1f s",
+                     ", ".join(f"{len(job.ids)} {job.kind} x{job.candidates}" for job in jobs),
+                     sum(reply.tokens for rows in waves for row in rows for reply in row),
+                     time.perf_counter() - started)
+            joined = []
+            for gating, written in zip(active, waves, strict=True):
+                settled = gating.judge(written, score, similarity)
+                if follow is not None:
+                    joined += follow(gating, settled)
+            active = [g for g in active + joined if not g.done]
 
     def gate_source(self, text: str) -> str:
         """A document as the generator saw it (cut to max_doc_chars): what a rewrite is measured against."""
@@ -224,35 +240,9 @@ class Generator:
     def _encode(self, prompt: Template, document: str, prefill: str) -> list[int]:
         return chat_prompt_ids(self.tokenizer, prompt.substitute(document=document), prefill)
 
-    def _generate(self, ids, prompts, texts, prefill: str, regex: str | None, purpose: str,
-                  attempt: int = 0, candidates: int = 1) -> list[list[tuple[str, int]]]:
-        """One batched generate call, each request sampled `candidates` times from a seed drawn from
-        (seed, id, purpose, attempt).
-
-        Replies come back cleaned, with their generated token counts; one cut by max_tokens loses its
-        unfinished last sentence.
-        """
-        from vllm import SamplingParams
-        from vllm.sampling_params import StructuredOutputsParams
-
-        if len(ids) != len(texts):
-            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
-        if not texts:
-            return []
-        requests = [{"prompt_token_ids": self.prompt_ids(p, t, prefill)} for p, t in zip(prompts, texts, strict=True)]
-        structure = StructuredOutputsParams(regex=regex) if regex else None
-        sampling = [
-            SamplingParams(
-                n=candidates,
-                temperature=self.cfg.temperature,
-                top_p=self.cfg.top_p,
-                max_tokens=self.cfg.max_tokens,
-                repetition_penalty=self.cfg.repetition_penalty,
-                seed=draw(self.seed, doc_id, purpose if attempt == 0 else f"{purpose}#{attempt}"),
-                structured_outputs=structure,
-            )
-            for doc_id in ids
-        ]
+    def _generate(self, requests: list[dict], sampling: list) -> list[list[tuple[str, int]]]:
+        """One engine call: each request's replies, cleaned, with their generated token counts; a reply cut by
+        max_tokens loses its unfinished last sentence."""
         replies = []
         for output in self.llm.generate(requests, sampling, use_tqdm=False):
             row = []
@@ -262,6 +252,96 @@ class Generator:
                 row.append((text, len(completion.token_ids)))
             replies.append(row)
         return replies
+
+
+def _replies(kind: str, row: list[tuple[str, int]], template: str | None) -> list[Reply]:
+    """One source's (text, tokens) replies as Replies of `kind`: a dialogue normalised, an article without a
+    `## ` section None, an empty text None."""
+    if kind == "refuseweb":
+        return [Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in row]
+    if kind == "moral_education":
+        return [Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in row]
+    return [Reply(text or None, tokens, template) for text, tokens in row]
+
+
+class Gating:
+    """One kind's rows on their way through the quality gates, a try per wave (`Generator.settle`).
+
+    A row whose text fails a gate is generated again with a new seed, up to `gates.retries` times; a row that
+    never passes keeps text None and the reason of its last try. `similarity` relates each text to its source
+    (encoder cosine); below `gates.min_similarity` a text is `off_topic`. `score` rates texts 0-5 with the
+    safety scorer; every text that passes the other gates is scored. A SafeWeb or Moral Education text above
+    `target_score` is tried again too, and the row keeps its lowest-scoring try; if even that scores above
+    `max_score`, the row fails as `still_unsafe`.
+    """
+
+    def __init__(self, generator: Generator, kind: str, ids: list[str], sources: list[str]):
+        gates = generator.cfg.gates
+        self.kind, self.ids, self.sources, self.gates = kind, ids, sources, gates
+        self.max_score, self.target_score = generator.max_score, generator.target_score
+        self.candidates = 1 if kind == "refuseweb" else gates.candidates
+        # what each text is measured against: the document as the generator saw it (an article: its dialogue)
+        self.made_from = sources if kind == "moral_education" else [generator.gate_source(s) for s in sources]
+        self.drafts: list[Draft | None] = [None] * len(ids)
+        self.tokens = [0] * len(ids)
+        self.todo = list(range(len(ids)))
+        self.attempt = 0
+
+    @property
+    def done(self) -> bool:
+        return not self.todo or self.attempt > self.gates.retries
+
+    def job(self) -> Job:
+        """The next try of every row still to settle."""
+        return Job(self.kind, [self.ids[i] for i in self.todo], [self.sources[i] for i in self.todo],
+                   self.attempt, self.candidates)
+
+    def judge(self, written: list[list[Reply]], score=None, similarity=None) -> list[int]:
+        """Take one wave's tries of `job()`; the rows that settled (passed, or failed their last try)."""
+        tries = [(i, reply) for i, replies in zip(self.todo, written, strict=True) for reply in replies]
+        for i, reply in tries:
+            self.tokens[i] += reply.tokens
+        reasons, similar, scores = self._judge_tries(tries, score, similarity)
+        chosen: dict[int, int] = {}  # row -> its try this round: the safest that passed, else the first
+        for t, (i, _) in enumerate(tries):
+            if i not in chosen or (reasons[t] is None and (reasons[chosen[i]] is not None
+                                                            or scores[t] < scores[chosen[i]])):
+                chosen[i] = t
+        retry = []
+        for i, t in chosen.items():
+            reply, reason, failed = tries[t][1], reasons[t], reasons[t] is not None
+            draft = Draft(None if failed else reply.text, self.tokens[i], self.attempt + 1, reason,
+                          reply.text if failed else None, reply.template, scores[t], similar[t])
+            best = self.drafts[i]
+            if best is not None and best.text is not None and (failed or draft.score >= best.score):
+                draft = replace(best, tokens=self.tokens[i], attempts=self.attempt + 1)  # an earlier try was safer
+            self.drafts[i] = draft
+            if draft.text is None or score_problem(self.kind, draft.score, self.target_score):
+                retry.append(i)
+        self.attempt += 1
+        settled = self.todo if self.attempt > self.gates.retries else [i for i in self.todo if i not in retry]
+        self.todo = retry
+        return settled
+
+    def _judge_tries(self, tries: list[tuple[int, Reply]], score, similarity):
+        """(gate reason, similarity to the source, safety score) of each try: the text gates first, then the
+        topic gate on the tries that passed them, then the safety score of those still passing."""
+        reasons = [check(self.kind, self.made_from[i], reply.text, self.gates) for i, reply in tries]
+        similar: list[float | None] = [None] * len(tries)
+        scores: list[int | None] = [None] * len(tries)
+        passed = [t for t, reason in enumerate(reasons) if reason is None]
+        if similarity and passed:
+            values = similarity([self.made_from[tries[t][0]] for t in passed],
+                                [topic_text(self.kind, tries[t][1].text) for t in passed])
+            for t, value in zip(passed, values, strict=True):
+                similar[t] = round(float(value), 4)
+                reasons[t] = topic_problem(value, self.gates)
+            passed = [t for t in passed if reasons[t] is None]
+        if score and passed:
+            for t, value in zip(passed, score([tries[t][1].text for t in passed]), strict=True):
+                scores[t] = value
+                reasons[t] = score_problem(self.kind, value, self.max_score)
+        return reasons, similar, scores
 
 
 def clean_generation(text: str, control_pattern: re.Pattern) -> str:

@@ -58,7 +58,10 @@ def _pool(res: StageResources):
     return ray.data.ActorPoolStrategy(size=res.actors)
 
 
-def _threads(res: StageResources) -> int:
+def _threads(res: StageResources, local: bool) -> int:
+    """The threads of one actor: `res.threads`; 0 = every core on a local Ray; empty = the reservation."""
+    if res.threads == 0 and local:
+        return os.cpu_count() or 1
     return res.threads or max(1, math.ceil(res.num_cpus))
 
 
@@ -67,7 +70,7 @@ def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, **kwargs):
     OpenMP gives every thread the environment's count, not the one torch set in the constructor's
     thread, and vLLM's CPU attention fails when the thread that builds its metadata and the one that
     runs the kernel disagree (Ray sets OMP_NUM_THREADS=1 for actors with fractional CPUs)."""
-    threads = _threads(res)
+    threads = _threads(res, local=cfg_json["ray"]["address"] is None)
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")} | faults.environment()
     return ds.map_batches(stage, batch_size=res.batch_size, batch_format="pyarrow",
                           fn_constructor_kwargs={"cfg": cfg_json, "threads": threads, **kwargs},

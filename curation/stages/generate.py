@@ -3,7 +3,6 @@ articles from them, for `refuse` rows. Every text is gated and re-scored; finish
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -14,8 +13,6 @@ from curation.config import Config
 from curation.io.checkpoints import Checkpoints, text_digest
 from curation.schema import CHECKPOINT_SCHEMA, GENERATION_SCHEMA, MORAL_EDUCATION, PREFIX, REFUSEWEB, SAFEWEB
 from curation.stages.base import Stage
-
-log = logging.getLogger("safecurate")
 
 
 class GenerateModels(NamedTuple):
@@ -71,8 +68,8 @@ class GenerateStage(Stage):
             for name in columns:
                 columns[name][i] = found[name]
         keys = [f"{s}/{i}" for s, i in zip(shards, rows, strict=True)]
-        failed = self._generate(todo, keys, texts, columns)
-        fresh = [i for i in todo["rephrase"] + todo["refuse"] if i not in failed]  # an error is retried on re-run
+        self._generate(todo, keys, texts, columns)
+        fresh = todo["rephrase"] + todo["refuse"]
         if fresh:
             self.checkpoints.save(pa.table({
                 "shard": [shards[i] for i in fresh], "row_index": [rows[i] for i in fresh],
@@ -81,42 +78,49 @@ class GenerateStage(Stage):
             }, schema=CHECKPOINT_SCHEMA))
         return batch, columns | {"generation_reused": reused}
 
-    def _generate(self, todo: dict[str, list[int]], keys: list[str], texts: list[str], columns: dict) -> set[int]:
+    def _generate(self, todo: dict[str, list[int]], keys: list[str], texts: list[str], columns: dict) -> None:
         """Write, gate and re-score the texts of the rows in `todo`, filling `columns` in place.
 
-        A kind that raises marks its rows `error:<Type>`: they go to rejects/ like a gate failure, and
-        come back in the returned set (they are not checkpointed, so a re-run tries them again).
+        Every kind goes through the engine together, a wave per try (`Generator.settle`): SafeWeb and RefuseWeb
+        first; a Moral Education article joins the next wave as soon as its dialogue has passed its gates.
+        An engine that raises raises here: the stage retries the batch, then fails its shard.
         """
-        failed: set[int] = set()
-        for kind in (SAFEWEB, REFUSEWEB, MORAL_EDUCATION):
-            if kind == MORAL_EDUCATION:  # made from the dialogues that passed their gates
-                rows = [i for i in todo["refuse"] if columns["refuseweb_text"][i] is not None]
-                sources = columns["refuseweb_text"]
-            else:
-                rows, sources = todo["rephrase" if kind == SAFEWEB else "refuse"], texts
-            if rows:
-                failed |= self._write(kind, rows, [keys[i] for i in rows], [sources[i] for i in rows], columns)
-        return failed
+        from curation.generation.generator import Gating
 
-    def _write(self, kind: str, rows: list[int], keys: list[str], sources: list[str], columns: dict) -> set[int]:
-        """One kind's texts for `rows`, into `columns`; the rows, when the generator raised."""
-        prefix = PREFIX[kind]
         started = time.perf_counter()
-        try:
-            drafts = self.generator.gated(kind, keys, sources, score=self.judge.score,
-                                          similarity=self.judge.similarity)
-        except Exception as exc:  # noqa: BLE001 - these rows are rejected with the error; the batch goes on
-            log.exception("%s generation failed on a batch", kind)
-            for i in rows:
-                columns[f"{prefix}_gate"][i] = f"error:{type(exc).__name__}"
-            return set(rows)
-        seconds = (time.perf_counter() - started) / len(rows)
-        for i, draft in zip(rows, drafts, strict=True):
-            columns[f"{prefix}_text"][i], columns[f"{prefix}_score"][i] = draft.text, draft.score
-            columns[f"{prefix}_tokens"][i], columns[f"{prefix}_attempts"][i] = draft.tokens, draft.attempts
-            columns[f"{prefix}_gate"][i], columns[f"{prefix}_failed_text"][i] = draft.reason, draft.failed_text
-            columns[f"{prefix}_similarity"][i] = draft.similarity
-            columns[f"seconds_{prefix}"][i] = seconds
-            if kind == SAFEWEB:
-                columns["template"][i] = draft.template
-        return set()
+        gatings: list[Gating] = []
+        rows_of: dict[int, list[int]] = {}  # id(gating) -> its rows in the batch
+
+        def gating(kind: str, rows: list[int], sources: list[str]) -> Gating:
+            made = Gating(self.generator, kind, [keys[i] for i in rows], sources)
+            gatings.append(made)
+            rows_of[id(made)] = rows
+            return made
+
+        def follow(done: Gating, settled: list[int]) -> list[Gating]:
+            """The Moral Education articles of the dialogues that just passed their gates."""
+            passed = [r for r in settled if done.kind == REFUSEWEB and done.drafts[r].text is not None]
+            if not passed:
+                return []
+            rows = rows_of[id(done)]
+            return [gating(MORAL_EDUCATION, [rows[r] for r in passed], [done.drafts[r].text for r in passed])]
+
+        first = [gating(SAFEWEB, todo["rephrase"], [texts[i] for i in todo["rephrase"]]),
+                 gating(REFUSEWEB, todo["refuse"], [texts[i] for i in todo["refuse"]])]
+        self.generator.settle(first, score=self.judge.score, similarity=self.judge.similarity, follow=follow)
+        tokens = sum(sum(g.tokens) for g in gatings)
+        per_token = (time.perf_counter() - started) / tokens if tokens else 0.0
+        for made in gatings:
+            for i, draft in zip(rows_of[id(made)], made.drafts, strict=True):
+                _fill(columns, PREFIX[made.kind], i, draft, per_token)
+
+
+def _fill(columns: dict, prefix: str, i: int, draft, per_token: float) -> None:
+    """Row `i`'s columns of one generated kind from its draft; its seconds are the engine time of its tokens."""
+    columns[f"{prefix}_text"][i], columns[f"{prefix}_score"][i] = draft.text, draft.score
+    columns[f"{prefix}_tokens"][i], columns[f"{prefix}_attempts"][i] = draft.tokens, draft.attempts
+    columns[f"{prefix}_gate"][i], columns[f"{prefix}_failed_text"][i] = draft.reason, draft.failed_text
+    columns[f"{prefix}_similarity"][i] = draft.similarity
+    columns[f"seconds_{prefix}"][i] = draft.tokens * per_token
+    if prefix == PREFIX[SAFEWEB]:
+        columns["template"][i] = draft.template

@@ -368,3 +368,40 @@ def test_a_rewrite_about_something_else_is_rejected_as_off_topic_and_its_similar
                         similarity=similarity)
     assert (drafts[0].text, drafts[0].similarity) == (REWRITE, 0.7)
     assert drafts[1].text is None and drafts[1].reason == "off_topic" and drafts[1].similarity == 0.1
+
+
+@pytest.mark.timeout(300)
+def test_every_kind_shares_one_engine_call_per_wave_and_articles_join_the_next_wave(generator):
+    from curation.generation.generator import Gating
+
+    dialogue = (" Tell me how to poison the river.\nAssistant: I can't help with that, it would hurt people; I can "
+                "tell you how rivers are kept clean.")
+    article = ("The river and the council\n\n## What was asked\n\nSomeone asked how to harm a river.\n\n"
+               "## Why it was refused\n\nPoisoning water hurts people and animals, so the request was declined.")
+    stub = replying_in_turn(generator, [REWRITE, "Too short.", dialogue], [REWRITE, article])
+    safeweb = Gating(stub, "safeweb", ["a", "b"], [LONG_DOCUMENT] * 2)
+    refuseweb = Gating(stub, "refuseweb", ["r"], [LONG_DOCUMENT])
+    joined = []
+
+    def follow(done, settled):
+        passed = [i for i in settled if done.kind == "refuseweb" and done.drafts[i].text]
+        joined.extend(Gating(stub, "moral_education", [done.ids[i]], [done.drafts[i].text]) for i in passed)
+        return joined[-len(passed):] if passed else []
+
+    stub.settle([safeweb, refuseweb], follow=follow)
+    assert [len(seeds) for seeds in stub.seeds] == [3, 2]  # wave 1: two rewrites + a dialogue; wave 2: retry + article
+    assert safeweb.drafts[0].text == REWRITE and safeweb.drafts[1].text == REWRITE and safeweb.drafts[1].attempts == 2
+    assert refuseweb.drafts[0].text.startswith("User: Tell me how") and len(joined) == 1
+    assert joined[0].drafts[0].text == "# " + article and joined[0].drafts[0].attempts == 1
+
+
+def test_a_short_document_gets_a_short_reply_budget_and_an_article_the_whole_budget(generator):
+    roomy = copy.copy(generator)
+    roomy.cfg = generator.cfg.model_copy(update={"max_tokens": 256, "reply_ratio": 2.0, "min_reply_tokens": 96})
+    tweet = "you are all idiots and I hate this town"
+    assert roomy.reply_tokens("safeweb", tweet) == 96  # twice ~10 tokens, raised to the floor
+    paragraph = "The council met on Monday to discuss the flood defences along the river. " * 3
+    words = len(roomy.tokenizer.encode(paragraph, add_special_tokens=False))
+    assert roomy.reply_tokens("refuseweb", paragraph) == min(256, max(96, 2 * words))
+    assert roomy.reply_tokens("safeweb", LONG_DOCUMENT * 5) == 256
+    assert roomy.reply_tokens("moral_education", tweet) == 256

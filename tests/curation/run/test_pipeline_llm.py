@@ -197,15 +197,11 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
     assert slices["raw_4_5"]["hits"]["violent_crimes"] >= 1  # "stab him" is on the list
 
 
-class EngineDiesOnDialogues:
-    """Stands in for the Generator: SafeWeb texts come back, the RefuseWeb engine raises."""
+class EngineDies:
+    """Stands in for the Generator: its engine raises on every wave."""
 
-    def gated(self, kind, ids, sources, score=None, similarity=None):
-        if kind == "refuseweb":
-            raise RuntimeError("engine died")
-        from curation.generation.generator import Draft
-
-        return [Draft(f"A calm retelling for young readers of document {key}. " * 3, 10, 1, score=0) for key in ids]
+    def settle(self, gatings, score=None, similarity=None, follow=None):
+        raise RuntimeError("engine died")
 
 
 class CallsEverythingSafe:
@@ -216,19 +212,18 @@ class CallsEverythingSafe:
         return [1.0] * len(texts)
 
 
-def test_rows_whose_stage_raised_are_rejected_with_the_error_and_not_checkpointed(tmp_path):
+def test_an_engine_that_keeps_raising_fails_the_batch_and_checkpoints_nothing(tmp_path):
     from curation.stages.generate import GenerateModels, GenerateStage
     from curation.stages.verdict import verdict_stage
 
-    cfg = load_config(None, ["scoring.llm.enabled=false", "routing.keep_max=0", "routing.rephrase_max=3"])
+    cfg = load_config(None, ["scoring.llm.enabled=false", "routing.keep_max=0", "routing.rephrase_max=3",
+                             "failures.backoff_s=0"])
     cfg_json = cfg.model_dump(mode="json")
     stage = GenerateStage(cfg_json, threads=1, out=str(tmp_path / "out"),
-                          models=lambda _: GenerateModels(EngineDiesOnDialogues(), CallsEverythingSafe()))
+                          models=lambda _: GenerateModels(EngineDies(), CallsEverythingSafe()))
     batch = pa.table({"shard": ["s"] * 3, "row_index": [0, 1, 2], "embed_score": [2, 5, 0],
                       "reason": pa.array([None] * 3, pa.string()), "text": TEXTS[:3]})
     out = stage(verdict_stage(batch, cfg_json))
-    assert out["safeweb_text"].to_pylist()[0].startswith("A calm retelling")
-    assert out["refuseweb_gate"].to_pylist() == [None, "error:RuntimeError", None]
-    assert out["moral_text"].to_pylist() == [None, None, None]  # no dialogue to write it from
-    saved = pa.concat_tables(pq.read_table(p) for p in (tmp_path / "out").rglob("part-*.parquet"))
-    assert saved["row_index"].to_pylist() == [0]  # the failed row is generated again on a re-run
+    errors = out["stage_error"].to_pylist()
+    assert all(e and "generate" in e and "RuntimeError" in e and "3 tries" in e for e in errors), errors
+    assert not list((tmp_path / "out").rglob("part-*.parquet"))  # every row is generated again on a re-run
