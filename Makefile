@@ -36,7 +36,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu bench bench-gpu plan lint head quality config clean browser
+.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -95,8 +95,8 @@ browser: ## Install Debian's chromium for the HTML card tests (as root; skipped 
 	  echo "chromium is not installed: the HTML rendering tests will be skipped"
 
 test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); training tests in .venv-train
-	$(PY) -m pytest -m "not gpu and not long" $(PYTEST_ARGS)
-	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu and not long" tests/training tests/decoding $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu and not gpu_sim and not long" $(PYTEST_ARGS)
+	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu and not gpu_sim and not long" tests/training tests/decoding $(PYTEST_ARGS)
 
 test-reliability: $(STAMP) ## Run the whole reliability suite (long fault-injection runs too) and print its table
 	RELIABILITY_JSON=reliability.json $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
@@ -120,6 +120,9 @@ test-gpu: ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu); without a GPU:
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: make test-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
 	$(MAKE) setup ENGINE=gpu
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)
+
+test-gpu-sim: $(STAMP) ## Run the GPU profile on two local Ray nodes with logical GPUs and CPU engines (no GPU needed)
+	$(PY) -m pytest -m gpu_sim $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Lint with ruff
 	$(VENV)/bin/ruff check curation training decoding cluster benchmarks tests
