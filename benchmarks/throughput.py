@@ -264,7 +264,7 @@ def main() -> None:
 
         if not args.skip_llm:
             print("LLM rubric scorer ...", flush=True)
-            llm_cfg = load_config(None, [o for o in BASE if not o.startswith("scoring.llm")])
+            llm_cfg = load_config(None, [*BASE, "scoring.llm.enabled=true"])
             llm_texts = texts[: args.llm_docs]
             stages["llm"] = {"bare": bare_llm(llm_texts, llm_cfg)}
             half = len(llm_texts) // 2
