@@ -23,6 +23,9 @@ ADDRESS ?= $(RAY_JOBS_ADDRESS)
 TOKENS ?= 600e9
 PROFILE ?= cluster/gpu.yaml
 THROUGHPUT ?= benchmarks/results/throughput.json
+# Sizes of make bench-gpu: enough rows that a GPU stage's work shows beside each run's fixed cost, small enough that
+# make test-gpu and make bench-gpu fit in 10 minutes (cluster/gpu_check.sh).
+BENCH_GPU ?= --docs 8192 --ngram-docs 80 --llm-docs 256 --gen-docs 16
 JOB ?=
 PROMPTS ?=
 BENIGN ?=
@@ -108,10 +111,10 @@ bench: $(STAMP) ## Measure per-stage throughput (pipeline vs bare loop), scaling
 	$(PY) -m benchmarks.scoring_cost
 	@echo "JSON in benchmarks/results/ (throughput, engines, memory, scoring_cost); see benchmarks/README.md"
 
-bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu) with cluster/gpu.yaml's batch sizes; JSON as *_gpu.json
+bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu), stages set up as in cluster/gpu.yaml; JSON as *_gpu.json
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: bench-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
-	$(PY) -m benchmarks.throughput --gpu --json benchmarks/results/throughput_gpu.json
-	$(PY) -m benchmarks.engines --prompts 64 --max-tokens 256 --json benchmarks/results/engines_gpu.json
+	$(PY) -m benchmarks.throughput --gpu $(BENCH_GPU) --json benchmarks/results/throughput_gpu.json
+	$(PY) -m benchmarks.engines --prompts 64 --max-tokens 256 --hf-batch 64 --json benchmarks/results/engines_gpu.json
 
 plan: $(STAMP) ## Cost of curating TOKENS (default 600e9) under PROFILE (default cluster/gpu.yaml) from THROUGHPUT (make bench)
 	$(VENV)/bin/safecurate plan --tokens $(TOKENS) --profile '$(PROFILE)' --throughput '$(THROUGHPUT)' $(foreach s,$(SET),--set $(s))
