@@ -23,6 +23,9 @@ ADDRESS ?= $(RAY_JOBS_ADDRESS)
 TOKENS ?= 600e9
 PROFILE ?= cluster/gpu.yaml
 THROUGHPUT ?= benchmarks/results/throughput.json
+# Sizes of make bench-gpu: enough rows that a GPU stage's work shows beside each run's fixed cost, small enough that
+# make test-gpu and make bench-gpu fit in 10 minutes (cluster/gpu_check.sh).
+BENCH_GPU ?= --docs 8192 --ngram-docs 80 --llm-docs 256 --gen-docs 16
 JOB ?=
 PROMPTS ?=
 BENIGN ?=
@@ -36,7 +39,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu bench bench-gpu plan lint head quality config clean browser
+.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -95,8 +98,8 @@ browser: ## Install Debian's chromium for the HTML card tests (as root; skipped 
 	  echo "chromium is not installed: the HTML rendering tests will be skipped"
 
 test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); training tests in .venv-train
-	$(PY) -m pytest -m "not gpu and not long" $(PYTEST_ARGS)
-	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu and not long" tests/training tests/decoding $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu and not gpu_sim and not long" $(PYTEST_ARGS)
+	$(TRAIN_VENV)/bin/python -m pytest -m "not gpu and not gpu_sim and not long" tests/training tests/decoding $(PYTEST_ARGS)
 
 test-reliability: $(STAMP) ## Run the whole reliability suite (long fault-injection runs too) and print its table
 	RELIABILITY_JSON=reliability.json $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
@@ -108,10 +111,10 @@ bench: $(STAMP) ## Measure per-stage throughput (pipeline vs bare loop), scaling
 	$(PY) -m benchmarks.scoring_cost
 	@echo "JSON in benchmarks/results/ (throughput, engines, memory, scoring_cost); see benchmarks/README.md"
 
-bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu) with cluster/gpu.yaml's batch sizes; JSON as *_gpu.json
+bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu), stages set up as in cluster/gpu.yaml; JSON as *_gpu.json
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: bench-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
-	$(PY) -m benchmarks.throughput --gpu --json benchmarks/results/throughput_gpu.json
-	$(PY) -m benchmarks.engines --prompts 64 --max-tokens 256 --json benchmarks/results/engines_gpu.json
+	$(PY) -m benchmarks.throughput --gpu $(BENCH_GPU) --json benchmarks/results/throughput_gpu.json
+	$(PY) -m benchmarks.engines --prompts 64 --max-tokens 256 --hf-batch 64 --json benchmarks/results/engines_gpu.json
 
 plan: $(STAMP) ## Cost of curating TOKENS (default 600e9) under PROFILE (default cluster/gpu.yaml) from THROUGHPUT (make bench)
 	$(VENV)/bin/safecurate plan --tokens $(TOKENS) --profile '$(PROFILE)' --throughput '$(THROUGHPUT)' $(foreach s,$(SET),--set $(s))
@@ -120,6 +123,9 @@ test-gpu: ## Run the GPU tests (needs a CUDA GPU and ENGINE=gpu); without a GPU:
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: make test-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }
 	$(MAKE) setup ENGINE=gpu
 	$(PY) -m pytest -m gpu $(PYTEST_ARGS)
+
+test-gpu-sim: $(STAMP) ## Run the GPU profile on two local Ray nodes with logical GPUs and CPU engines (no GPU needed)
+	$(PY) -m pytest -m gpu_sim $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Lint with ruff
 	$(VENV)/bin/ruff check curation training decoding cluster benchmarks tests

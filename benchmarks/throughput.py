@@ -11,8 +11,13 @@ is the ratio pipeline / bare.
 Scaling: embedding-only runs over 1, 2, 4, 8 shards of the same size and over 1 and 2 embedding actors; the
 cost of re-running on a fully committed output (resume).
 
-    python -m benchmarks.throughput [--docs 320] [--llm-docs 24] [--gen-docs 4] [--skip-llm] [--skip-generation]
-                                    [--json benchmarks/results/throughput.json]
+`--gpu` runs every config as cluster/gpu.yaml sets it up (dtype, the engines' GPU memory share, batch sizes, the GPU
+reservations: the encoder on a quarter of a GPU, each engine on what the encoder leaves of one, so one GPU holds
+both pools) with one actor per pool, the packaged models and a local Ray. Stages that reserve no GPU (validation,
+n-gram indexing) are labelled `cpu`.
+
+    python -m benchmarks.throughput [--docs 320] [--llm-docs 24] [--gen-docs 4] [--ngram-docs 80] [--skip-llm]
+                                    [--skip-generation] [--gpu] [--json benchmarks/results/throughput.json]
 
 `safecurate plan` reads the JSON to cost a corpus.
 """
@@ -35,10 +40,39 @@ from curation.config import Config, load_config
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "curation" / "data" / "sample_corpus.jsonl"
+PROFILE = ROOT / "cluster" / "gpu.yaml"
 BASE = ["report.ngrams=false", "reflections.enabled=false", "generation.enabled=false", "scoring.llm.enabled=false"]
-GPU = ["resources.embed.num_gpus=0.25", "resources.embed.batch_size=256", "resources.llm.num_gpus=1",
-       "resources.llm.batch_size=256", "resources.generate.num_gpus=1", "resources.generate.batch_size=64",
-       "scoring.llm.dtype=bfloat16", "scoring.llm.gpu_memory_utilization=0.4"]
+GPU = ["scoring.llm.model=null", "ray.address=null", "resources.embed.actors=1", "resources.llm.actors=1",
+       "resources.generate.actors=1"]
+"""Over cluster/gpu.yaml for `--gpu`: the packaged models (the profile's model folders live on cluster nodes), a
+local Ray, one actor per pool (a per-actor rate, as `safecurate plan` reads it)."""
+
+
+def bench_config(gpu: bool, *overrides: str) -> Config:
+    """BASE and `overrides` over the CPU defaults or, with `gpu`, over cluster/gpu.yaml (see the module docstring):
+    there the engines reserve what the encoder leaves of one GPU, their memory share staying the profile's."""
+    if not gpu:
+        return load_config(None, [*BASE, *overrides])
+    cfg = load_config(PROFILE, [*BASE, *GPU, *overrides])
+    share = 1 - cfg.resources.embed.num_gpus
+    for pool in (cfg.resources.llm, cfg.resources.generate):
+        pool.num_gpus = min(pool.num_gpus, share)
+    return cfg
+
+
+def engine_room(gpu: bool, cfg: Config, timeout: float = 120) -> None:
+    """On the GPU, wait until an engine's memory share (and a little for an encoder) is free: the engine of a run
+    that just ended may still be letting go of its KV cache, and vLLM refuses to start on less than its share."""
+    if not gpu:
+        return
+    import torch
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        free, total = torch.cuda.mem_get_info()
+        if free >= (cfg.scoring.llm.gpu_memory_utilization + 0.02) * total:
+            return
+        time.sleep(1)
 
 
 def corpus(count: int) -> list[str]:
@@ -202,10 +236,12 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=320, help="documents for validation and embedding")
     parser.add_argument("--llm-docs", type=int, default=24, help="documents for the LLM rubric scorer")
     parser.add_argument("--gen-docs", type=int, default=4, help="documents per generator")
+    parser.add_argument("--ngram-docs", type=int, default=None,
+                        help="documents for the n-gram indexing (CPU in both modes); default: a quarter of --docs")
     parser.add_argument("--skip-llm", action="store_true")
     parser.add_argument("--skip-generation", action="store_true")
-    parser.add_argument("--gpu", action="store_true", help="stages on the GPU (encoder on 0.25, one vLLM engine per "
-                                                           "GPU) with larger batches, as in cluster/gpu.yaml")
+    parser.add_argument("--gpu", action="store_true", help="stages on the GPU as cluster/gpu.yaml sets them up "
+                                                           "(dtype, memory share, batch sizes, GPU reservations)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "throughput.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -215,9 +251,7 @@ def main() -> None:
 
     from curation.run.ray_setup import start_ray
 
-    if args.gpu:
-        BASE.extend(GPU)
-    base = load_config(None, BASE)
+    base = bench_config(args.gpu)
     started = time.perf_counter()
     start_ray(base)
     ray_start = time.perf_counter() - started
@@ -249,40 +283,55 @@ def main() -> None:
         pipeline_run(folder, tmp / "out-8", base)  # every shard committed: planning and manifest checks only
         scaling["resume_seconds"] = round(time.perf_counter() - resume_started, 3)
         for actors in (1, 2):
-            cfg = load_config(None, [*BASE, f"resources.embed.actors={actors}"])
+            cfg = bench_config(args.gpu, f"resources.embed.actors={actors}")
             run = pipeline_run(folder, tmp / f"out-actors-{actors}", cfg)
             scaling["actors"].append({"actors": actors, **{k: v for k, v in run.items() if k != "cards"}})
 
         print("report-card n-gram indexing ...", flush=True)
-        ngram_cfg = load_config(None, [o for o in BASE if not o.startswith("report.ngrams")])
-        run = pipeline_run(write_shards(tmp / "in-ngrams", texts[:per_shard * 2], 1), tmp / "out-ngrams", ngram_cfg)
+        ngram_cfg = bench_config(args.gpu, "report.ngrams=true")
+        ngram_texts = texts[:args.ngram_docs or per_shard * 2]
+        run = pipeline_run(write_shards(tmp / "in-ngrams", ngram_texts, 1), tmp / "out-ngrams", ngram_cfg)
         card = run["cards"][0]
         indexed = sum(s["tokens"] for s in card["ngrams"]["slices"].values())
         stages["ngrams"] = {"bare": bare_ngrams(tmp / "out-ngrams", ngram_cfg),
                             "pipeline": {"tokens": indexed, "seconds": card["ngrams"]["seconds"],
                                          "tokens_per_s": round(indexed / card["ngrams"]["seconds"], 1)}}
 
+        def save() -> None:  # what is measured so far: a run stopped midway still leaves its figures
+            write_json(args.json, report(args.gpu, base, stages, scaling, routes, ray_start))
+
+        save()
+
         if not args.skip_llm:
             print("LLM rubric scorer ...", flush=True)
-            llm_cfg = load_config(None, [o for o in BASE if not o.startswith("scoring.llm")])
+            llm_cfg = bench_config(args.gpu, "scoring.llm.enabled=true")
             llm_texts = texts[: args.llm_docs]
+            engine_room(args.gpu, llm_cfg)
             stages["llm"] = {"bare": bare_llm(llm_texts, llm_cfg)}
             half = len(llm_texts) // 2
-            runs = [pipeline_run(write_shards(tmp / f"in-llm-{n}", llm_texts[:n], 1), tmp / f"out-llm-{n}", llm_cfg)
-                    for n in (half, len(llm_texts))]
+            runs = []
+            for n in (half, len(llm_texts)):
+                engine_room(args.gpu, llm_cfg)
+                runs.append(pipeline_run(write_shards(tmp / f"in-llm-{n}", llm_texts[:n], 1), tmp / f"out-llm-{n}",
+                                         llm_cfg))
             stages["llm"]["pipeline"] = fit(runs)
+            save()
 
         if not args.skip_generation:
             print("generators ...", flush=True)
-            gen = ["report.ngrams=false", "reflections.enabled=false", "scoring.llm.enabled=false",
-                   "generation.gates.candidates=1", "generation.gates.retries=0", "routing.keep_max=0"]
+            gen = ["generation.enabled=true", "generation.gates.candidates=1", "generation.gates.retries=0",
+                   "routing.keep_max=0"]
             scored = pq.read_table(tmp / "out-8" / "scored").to_pylist()
             unsafe = [r["text"] for r in sorted(scored, key=lambda r: -r["safety_score"])][: args.gen_docs]
-            bare = bare_generators(unsafe, load_config(None, gen))
+            engine_room(args.gpu, base)
+            bare = bare_generators(unsafe, bench_config(args.gpu, *gen))
             gen_shards = write_shards(tmp / "in-gen", unsafe, 1)
-            refused = pipeline_run(gen_shards, tmp / "out-refuse", load_config(None, [*gen, "routing.rephrase_max=0"]))
+            engine_room(args.gpu, base)
+            refused = pipeline_run(gen_shards, tmp / "out-refuse",
+                                   bench_config(args.gpu, *gen, "routing.rephrase_max=0"))
+            engine_room(args.gpu, base)
             rephrased = pipeline_run(gen_shards, tmp / "out-rephrase",
-                                     load_config(None, [*gen, "routing.rephrase_max=5"]))
+                                     bench_config(args.gpu, *gen, "routing.rephrase_max=5"))
             for stage, run in (("safeweb", rephrased), ("refuseweb", refused), ("moral_education", refused)):
                 figures = run["cards"][0]["generation"][stage]
                 stages[stage] = {"bare": bare[stage], "pipeline": {
@@ -291,9 +340,8 @@ def main() -> None:
                     "tokens_per_s": figures["tokens_per_second"], "measured": "in the actor (card seconds)"}}
     ray.shutdown()
 
-    for figures in stages.values():
-        for key in ("docs_per_s", "tokens_per_s"):
-            figures[f"ratio_{key}"] = ratio(figures["pipeline"].get(key), figures["bare"].get(key))
+    results = report(args.gpu, base, stages, scaling, routes, ray_start, complete=True)
+    stages = results["stages"]
     print(table(["stage", "bare docs/s", "pipeline docs/s", "ratio", "bare tokens/s", "pipeline tokens/s", "ratio"],
                 [[name, f["bare"].get("docs_per_s", "-"), f["pipeline"].get("docs_per_s", "-"),
                   f.get("ratio_docs_per_s") or "-", f["bare"].get("tokens_per_s", "-"),
@@ -306,21 +354,34 @@ def main() -> None:
     print(f"fit: fixed {embed['fixed_seconds']} s per run + {embed['docs_per_s']} docs/s")
     print(table(["embed actors", "rows", "run s"], [[s["actors"], s["rows"], s["seconds"]] for s in scaling["actors"]]))
     print(f"Ray start {ray_start:.1f} s; re-run on a committed output of 8 shards: {scaling['resume_seconds']} s")
+    write_json(args.json, results)
+
+
+def report(gpu: bool, base: Config, stages: dict, scaling: dict, routes: dict, ray_start: float,
+           complete: bool = False) -> dict:
+    """The JSON of the stages measured so far: per stage bare and pipeline figures, their ratios, the headline rate,
+    the device it ran on (`cuda` only for a stage that reserves a GPU under --gpu) and its reservation."""
     largest = scaling["shards"][-1]
-    write_json(args.json, {
+    figures = {}
+    for name, f in stages.items():
+        ratios = {f"ratio_{key}": ratio(f["pipeline"].get(key), f["bare"].get(key))
+                  for key in ("docs_per_s", "tokens_per_s")}
+        figures[name] = {**f, **ratios, "docs_per_s": f["pipeline"].get("docs_per_s") or f["bare"].get("docs_per_s"),
+                         "tokens_per_s": f["pipeline"].get("tokens_per_s") or f["bare"].get("tokens_per_s"),
+                         "device": "cuda" if stage_gpus(base, name) else "cpu", "cpus": stage_cpus(base, name),
+                         "gpus": stage_gpus(base, name)}
+    return {
         "benchmark": "throughput",
-        "config": BASE,
+        "complete": complete,
+        "config": BASE + (GPU if gpu else []),
+        "profile": str(PROFILE.relative_to(ROOT)) if gpu else None,
         "corpus": {"documents": largest["rows"], "tokens": largest["tokens"],
                    "tokens_per_document": round(largest["tokens"] / largest["rows"], 1)},
         "routes": routes,
         "ray_start_seconds": round(ray_start, 2),
-        "stages": {name: {**f, "docs_per_s": f["pipeline"].get("docs_per_s") or f["bare"].get("docs_per_s"),
-                          "tokens_per_s": f["pipeline"].get("tokens_per_s") or f["bare"].get("tokens_per_s"),
-                          "device": "cuda" if args.gpu else "cpu", "cpus": stage_cpus(base, name),
-                          "gpus": stage_gpus(base, name) if args.gpu else 0}
-                   for name, f in stages.items()},
+        "stages": figures,
         "scaling": scaling,
-    })
+    }
 
 
 def stage_gpus(cfg: Config, stage: str) -> float:

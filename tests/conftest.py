@@ -1,5 +1,5 @@
 """Shared fixtures: offline model loading, one local Ray per session, shard factories, curated folders and
-a tiny model trained with harmfulness tags."""
+a tiny model trained with harmfulness tags; GPU tests skip without a CUDA device."""
 
 import os
 
@@ -18,6 +18,19 @@ import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 
 from tests.synthetic import SAFE_WORDS, UNSAFE_WORDS, synthetic_text, write_curated  # noqa: E402
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected: torch is imported only when a GPU test is selected
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` skip where torch sees no CUDA device (make test deselects them, make test-gpu runs them)."""
+    selected = [item for item in items if item.get_closest_marker("gpu")]
+    if not selected:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in selected:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU: make test-gpu on a machine with one"))
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,9 @@ from curation.stages.read import read_stage
 from curation.stages.verdict import verdict_stage
 
 
-def build_dataset(shards: list[Shard], cfg: Config, out: str):
-    """The stream over every row of `shards`; its batches carry score columns, not texts."""
+def build_dataset(shards: list[Shard], cfg: Config, out: str, placements=None):
+    """The stream over every row of `shards`; its batches carry score columns, not texts. Each stage actor reports
+    where it runs to `placements` (a ray_setup.Placements actor), when given."""
     import ray
 
     tasks = [t for s in shards for t in read_tasks(s, cfg.resources.read_rows_per_task)]
@@ -27,13 +28,13 @@ def build_dataset(shards: list[Shard], cfg: Config, out: str):
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks))
     ds = ds.map_batches(read_stage, batch_size=1, batch_format="pyarrow", fn_kwargs={"cfg": cfg_json},
                         num_cpus=res.read_num_cpus, runtime_env={"env_vars": faults.environment()})
-    ds = actor_stage(ds, EmbedStage, res.embed, cfg_json)
+    ds = actor_stage(ds, EmbedStage, res.embed, cfg_json, placements)
     if cfg.scoring.llm.enabled:
-        ds = actor_stage(ds, LLMStage, res.llm, cfg_json)
+        ds = actor_stage(ds, LLMStage, res.llm, cfg_json, placements)
     ds = ds.map_batches(verdict_stage, batch_format="pyarrow", fn_kwargs={"cfg": cfg_json},
                         num_cpus=res.read_num_cpus)
     if cfg.generation.enabled:
-        ds = actor_stage(ds, GenerateStage, res.generate, cfg_json, out=out)
+        ds = actor_stage(ds, GenerateStage, res.generate, cfg_json, placements, out=out)
     return ds.drop_columns(["text"])
 
 

@@ -23,7 +23,13 @@ from curation.run.console import terminal
 from curation.run.dataset import build_dataset, score_columns
 from curation.run.failures import RunSummary, record_failures
 from curation.run.interrupt import STOP
-from curation.run.ray_setup import configure_data_context, start_ray
+from curation.run.ray_setup import (
+    configure_data_context,
+    describe_placement,
+    placement_problems,
+    start_placements,
+    start_ray,
+)
 from curation.schema import PREFIX, SCORE_SCHEMA
 
 log = logging.getLogger("safecurate")
@@ -104,6 +110,7 @@ def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: Run
 
         say(check_placement(cfg, live_nodes()))
     commits = ShardCommits(todo, cfg, store, summary, say)
+    placements = start_placements()
     try:
         configure_data_context(cfg)
         for shard in todo:
@@ -112,8 +119,8 @@ def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: Run
         live = [s for s in todo if s.num_rows]
         try:
             if live:
-                for batch in build_dataset(live, cfg, store.location).iter_batches(batch_format="pyarrow",
-                                                                                   batch_size=None):
+                for batch in build_dataset(live, cfg, store.location, placements).iter_batches(
+                        batch_format="pyarrow", batch_size=None):
                     if STOP.is_set():
                         return  # stopped by a signal: no new batch; uncommitted shards stay to do
                     fault_point("driver.batch")
@@ -128,9 +135,27 @@ def stream_and_commit(todo: list[Shard], cfg: Config, store: Store, summary: Run
         commits.collect(block=True)
         commits.account_for_missing_rows()
     finally:
+        record_placements(placements, summary, say)
         commits.close()
         if started_ray:
             ray.shutdown()
+
+
+def record_placements(placements, summary: RunSummary, say: Say) -> None:
+    """Where each stage actor ran (node, GPU ids, CUDA devices seen) into the summary and a line each into the run
+    log; on the console, a line per stage whose GPUs and reservation disagree."""
+    import ray
+
+    try:
+        summary.actors = ray.get(placements.all.remote(), timeout=30)
+        ray.kill(placements)
+    except Exception:  # noqa: BLE001 - e.g. Ray stopped under a signal; the record is not worth failing the run
+        log.debug("the actors' placements could not be read", exc_info=True)
+        return
+    for record in summary.actors:
+        logging.getLogger("curation.ray").info(describe_placement(record))
+    for line in placement_problems(summary.actors):
+        say(line)
 
 
 class StageHealth:

@@ -18,6 +18,8 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    actors: list[dict] = field(default_factory=list)
+    """Where each stage actor ran: stage, node_id, ip, pid, gpu_ids (as Ray gave them), cuda_devices (as it saw)."""
 
     @property
     def ok(self) -> bool:

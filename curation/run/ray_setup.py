@@ -1,4 +1,5 @@
-"""Ray for a run: attach to a cluster or start a local one, quiet Ray Data, and put a stage on an actor pool."""
+"""Ray for a run: attach to a cluster or start a local one, quiet Ray Data, put a stage on an actor pool, and
+record where Ray placed each stage actor (node, GPU ids)."""
 
 from __future__ import annotations
 
@@ -65,14 +66,88 @@ def _threads(res: StageResources, local: bool) -> int:
     return res.threads or max(1, math.ceil(res.num_cpus))
 
 
-def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, **kwargs):
-    """`ds` through a pool of `stage` actors. The thread count is also put in the actor's environment:
+def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, placements=None, **kwargs):
+    """`ds` through a pool of `stage` actors; with `placements` (a Placements actor) each actor reports where it
+    runs on start. The thread count is also put in the actor's environment:
     OpenMP gives every thread the environment's count, not the one torch set in the constructor's
     thread, and vLLM's CPU attention fails when the thread that builds its metadata and the one that
     runs the kernel disagree (Ray sets OMP_NUM_THREADS=1 for actors with fractional CPUs)."""
     threads = _threads(res, local=cfg_json["ray"]["address"] is None)
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")} | faults.environment()
+    if placements is not None:
+        stage, kwargs = placed(stage), {**kwargs, "placements": placements}
     return ds.map_batches(stage, batch_size=res.batch_size, batch_format="pyarrow",
                           fn_constructor_kwargs={"cfg": cfg_json, "threads": threads, **kwargs},
                           compute=_pool(res), num_cpus=res.num_cpus, num_gpus=res.num_gpus,
                           runtime_env={"env_vars": env})
+
+
+class Placements:
+    """Where Ray put the stage actors of a run: each actor sends its placement as it starts, before its models
+    load (so a run that fails on a missing GPU still says where it ran); the driver reads them at the end."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+
+    def add(self, record: dict) -> None:
+        self.records.append(record)
+
+    def all(self) -> list[dict]:
+        return self.records
+
+
+def start_placements():
+    """A Placements actor for this run (no CPU reserved)."""
+    import ray
+
+    return ray.remote(Placements).options(num_cpus=0).remote()
+
+
+def placement(stage: str) -> dict:
+    """Where this actor runs: its stage, node, process, the GPU ids Ray gave it and the CUDA devices it sees."""
+    import ray
+    import torch
+
+    return {"stage": stage, "node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
+            "pid": os.getpid(), "gpu_ids": [str(i) for i in ray.get_gpu_ids()],
+            "cuda_devices": torch.cuda.device_count()}
+
+
+def placed(stage: type) -> type:
+    """`stage` as Ray Data builds its actors: the same stage, which first sends `placement` to `placements`."""
+
+    class Placed(stage):
+        def __init__(self, *args, placements, **kwargs):
+            import ray
+
+            try:
+                ray.get(placements.add.remote(placement(stage.name)), timeout=60)
+            except Exception:  # noqa: BLE001 - a record is not worth failing the stage for
+                logging.getLogger("curation.ray").exception("stage %s: could not record its placement", stage.name)
+            super().__init__(*args, **kwargs)
+
+    Placed.__name__ = Placed.__qualname__ = stage.__name__  # Ray Data names the operator and actor processes by it
+    return Placed
+
+
+def describe_placement(record: dict) -> str:
+    """One line of the run log for one actor."""
+    ids = ", ".join(record["gpu_ids"]) or "none"
+    return (f"stage {record['stage']} actor (pid {record['pid']}) on node {record['node_id'][:8]} ({record['ip']}): "
+            f"GPU ids [{ids}], {record['cuda_devices']} CUDA device(s) visible")
+
+
+def placement_problems(records: list[dict]) -> list[str]:
+    """A line per stage whose actors' GPUs and reservations disagree: GPU ids without a CUDA device (its models run
+    on CPU), or a CUDA device without GPU ids (Ray hides no GPU from an actor that reserves none, so its models
+    may use a GPU nobody reserved)."""
+    problems = {}
+    for r in records:
+        if r["gpu_ids"] and not r["cuda_devices"]:
+            problems[r["stage"]] = (f"stage {r['stage']}: reserves GPUs but its actor sees no CUDA device, so its "
+                                    "models run on CPU")
+        elif not r["gpu_ids"] and r["cuda_devices"]:
+            problems[r["stage"]] = (f"stage {r['stage']}: reserves no GPU but its actor sees {r['cuda_devices']} "
+                                    f"CUDA device(s), which its models may use unreserved: set "
+                                    f"resources.{r['stage']}.num_gpus")
+    return list(problems.values())

@@ -37,6 +37,24 @@ def test_with_nothing_dropped_it_is_transformers_beam_search_token_for_token(ran
         assert ours.tokens == reference[0, len(prompt):].tolist()
 
 
+@pytest.mark.gpu
+def test_on_cuda_it_is_transformers_beam_search_and_the_tag_is_never_emitted(random_model):
+    import copy
+
+    model = copy.deepcopy(random_model).to("cuda")
+    tag = 9
+    rng = random.Random(11)
+    for _ in range(4):
+        prompt = [rng.randrange(2, VOCAB) for _ in range(rng.randrange(3, 9))]
+        reference = model.generate(torch.tensor([prompt], device="cuda"), num_beams=4, max_new_tokens=12,
+                                   do_sample=False, early_stopping=True, length_penalty=1.0, pad_token_id=0,
+                                   eos_token_id=VOCAB + 1)
+        plain = safe_beam_search(model, prompt, None, num_beams=4, top_n=8, drop_fraction=0.0, max_new_tokens=12)
+        assert plain.tokens == reference[0, len(prompt):].tolist()
+        safe = safe_beam_search(model, prompt, tag, num_beams=4, top_n=8, drop_fraction=0.5, max_new_tokens=12)
+        assert len(safe.tokens) == 12 and tag not in safe.tokens and safe.dropped > 0
+
+
 def test_bad_parameters_are_refused(random_model):
     with pytest.raises(ValueError, match="drop_fraction"):
         safe_beam_search(random_model, [5, 6], 9, drop_fraction=1.0)
