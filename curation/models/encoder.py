@@ -77,12 +77,27 @@ def decode_scores(probs: np.ndarray, cumulative_threshold: float | None) -> np.n
 
 
 def torch_device(device: str) -> str:
-    """`auto`: cuda when this process sees a GPU (Ray gives an actor that reserves GPUs their ids), else cpu."""
+    """`auto`: cuda when the device follows a reservation: in a Ray actor, when Ray gave it GPU ids (an actor
+    that reserves none stays on cpu even on a GPU node, where Ray 2.60 leaves every GPU visible to it);
+    elsewhere, when this process sees a GPU."""
     if device != "auto":
         return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    reserved = actor_gpu_ids()
+    wanted = torch.cuda.is_available() if reserved is None else bool(reserved)
+    return "cuda" if wanted and torch.cuda.is_available() else "cpu"
+
+
+def actor_gpu_ids() -> list | None:
+    """The GPU ids Ray reserved for this actor; None outside a Ray actor."""
+    try:
+        import ray
+    except ImportError:
+        return None
+    if not ray.is_initialized() or ray.get_runtime_context().get_actor_id() is None:
+        return None
+    return ray.get_gpu_ids()
 
 
 def load_encoder(cfg: EmbedConfig):

@@ -149,3 +149,20 @@ def test_fit_classifier_rejects_bad_labels(tmp_path):
                            "--out", str(tmp_path / "h")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "bad.jsonl row 1" in done.stderr
+
+
+def test_auto_device_follows_the_actors_reservation_not_the_gpus_it_can_see(monkeypatch):
+    import torch
+
+    from curation.models import encoder
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(encoder, "actor_gpu_ids", lambda: [])  # an actor that reserved no GPU on a GPU node
+    assert encoder.torch_device("auto") == "cpu"
+    monkeypatch.setattr(encoder, "actor_gpu_ids", lambda: [0])
+    assert encoder.torch_device("auto") == "cuda"
+    monkeypatch.setattr(encoder, "actor_gpu_ids", lambda: None)  # not in a Ray actor: whatever the process sees
+    assert encoder.torch_device("auto") == "cuda" and encoder.torch_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert encoder.torch_device("auto") == "cpu"
+    assert encoder.actor_gpu_ids() is None  # this test process is no actor
