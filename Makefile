@@ -104,12 +104,13 @@ test: $(STAMP) $(TRAIN_STAMP) browser ## Run the test suite (no GPU needed); tra
 test-reliability: $(STAMP) ## Run the whole reliability suite (long fault-injection runs too) and print its table
 	RELIABILITY_JSON=reliability.json $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Measure per-stage throughput (pipeline vs bare loop), scaling, engines and memory on CPU; tables + JSON
+bench: $(STAMP) sample ## Measure the laptop run end to end, per-stage throughput (pipeline vs bare loop), scaling, engines by batch size and memory on CPU; tables + JSON
+	$(PY) -m benchmarks.laptop
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.engines
 	$(PY) -m benchmarks.memory --mb 20 80 --rows 500
 	$(PY) -m benchmarks.scoring_cost
-	@echo "JSON in benchmarks/results/ (throughput, engines, memory, scoring_cost); see benchmarks/README.md"
+	@echo "JSON in benchmarks/results/ (laptop, throughput, engines, memory, scoring_cost); see benchmarks/README.md"
 
 bench-gpu: $(STAMP) ## The same on a CUDA GPU (ENGINE=gpu), stages set up as in cluster/gpu.yaml; JSON as *_gpu.json
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "error: bench-gpu needs a CUDA GPU (nvidia-smi sees none)"; exit 2; }

@@ -47,6 +47,14 @@ def stage_figures(reports: Path) -> tuple[dict, dict]:
     return seconds, generated
 
 
+def commit_times(manifests: Path, started_at: float) -> dict[str, float]:
+    """Seconds from the start of the run to each shard's commit (a shard is usable from then on)."""
+    from datetime import datetime
+
+    return {path.stem: round(datetime.fromisoformat(json.loads(path.read_text())["committed_at"].replace("Z", "+00:00"))
+                             .timestamp() - started_at, 1) for path in sorted(manifests.glob("*.json"))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", default=str(ROOT / "sample" / "*.parquet"))
@@ -55,21 +63,23 @@ def main() -> None:
     command = [str(Path(sys.executable).with_name("safecurate")), "curate", "--shards", args.shards]
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out"
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         lines = console_lines(done.stdout + done.stderr)
         seconds, generated = stage_figures(out / "reports")
+        commits = commit_times(out / "_manifest", started_at)
     internals = [line for line in lines if INTERNALS.search(line)]
     print(table(["figure", "value"], [["exit code", done.returncode], ["wall seconds", round(wall, 1)],
                                       ["console lines", len(lines)], ["lines from internals", len(internals)],
-                                      *[[f"{stage} seconds (actor time)", value] for stage, value in seconds.items()]]))
+                                      *[[f"{stage} seconds (actor time)", value] for stage, value in seconds.items()],
+                                      *[[f"{stem} committed after s", value] for stem, value in commits.items()]]))
     print(table(["kind", "routed", "written", "tokens"],
                 [[kind, f["routed"], f["written"], f["tokens"]] for kind, f in generated.items()]))
     write_json(args.json, {"benchmark": "laptop", "command": " ".join(command) + " --out TMP",
                            "exit_code": done.returncode, "wall_seconds": round(wall, 1),
                            "console_lines": len(lines), "internal_lines": internals, "console": lines[-40:],
-                           "stage_seconds": seconds, "generation": generated})
+                           "stage_seconds": seconds, "generation": generated, "committed_after_s": commits})
     if done.returncode != 0:
         sys.exit(f"curate exited {done.returncode}")
 

@@ -33,7 +33,11 @@ REFUSEWEB = Template((PROMPTS / "refuseweb.txt").read_text())
 MORAL_EDUCATION = Template((PROMPTS / "moral_education.txt").read_text())
 SPEAKERS = json.loads((PROMPTS / "speakers.json").read_text())
 DIALOGUE_PREFILL = "User:"
-"""RefuseWeb replies start with the first user turn, so a small model cannot open with a preamble."""
+"""RefuseWeb replies start with the first user turn, so a small model cannot open with a preamble; the turn opens
+by quoting the document (`QUOTE_CHARS`), so that the request is about it."""
+QUOTE_CHARS = 120
+"""How much of its document a RefuseWeb user turn quotes before the model writes the rest of the request. Left to
+itself, SmolLM2-135M's user asked about something else in 26 of 31 sample dialogues (`off_topic`)."""
 ARTICLE_PREFILL = "# "
 """Moral Education replies start with the article's title heading."""
 _LINE = r"[^\n]+"
@@ -41,8 +45,9 @@ REFUSAL_OPENERS = ("I can't help with", "I can't help you with", "I'm sorry, but
                    "I can't share", "I can't provide", "I'm not able to help with")
 """How an assistant turn may start: each is a refusal phrase of curation/data/refusal_phrases.txt."""
 _REFUSAL = "(" + "|".join(REFUSAL_OPENERS) + ")"  # letters, spaces, commas, apostrophes: nothing to escape
-DIALOGUE_REGEX = rf" {_LINE}\nAssistant: {_REFUSAL}{_LINE}(\nUser: {_LINE}\nAssistant: {_REFUSAL}{_LINE}){{0,2}}"
-"""What may follow the prefill (a structured-output constraint): one to three exchanges, one turn per line, every
+DIALOGUE_REGEX = rf"{_LINE}\nAssistant: {_REFUSAL}{_LINE}(\nUser: {_LINE}\nAssistant: {_REFUSAL}{_LINE}){{0,2}}"
+"""What may follow the prefill (a structured-output constraint): the rest of the first user turn, then one to three
+exchanges in all, one turn per line, every
 assistant turn opening with a refusal. Unconstrained, SmolLM2-135M never wrote an Assistant turn (8 of 8 replies);
 with turns but free openings, four in five of its assistant turns chatted along instead of declining."""
 _BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
@@ -155,15 +160,24 @@ class Generator:
                 raise ValueError(f"{len(job.ids)} ids for {len(job.sources)} texts")
         templates = [self._templates(job) for job in jobs]
         requests, sampling = [], []
-        for job, names in zip(jobs, templates, strict=True):
-            prefill, regex = SHAPES[job.kind]
+        prefills = [[self.prefill(job.kind, source) for source in job.sources] for job in jobs]
+        requests, sampling = [], []
+        for job, names, starts in zip(jobs, templates, prefills, strict=True):
             prompts = [SAFEWEB[name] for name in names] if job.kind == "safeweb" else [PROMPT[job.kind]] * len(job.ids)
-            requests += [{"prompt_token_ids": self.prompt_ids(prompt, source, prefill)}
-                         for prompt, source in zip(prompts, job.sources, strict=True)]
-            sampling += self._sampling(job, regex, [self.reply_tokens(job.kind, source) for source in job.sources])
+            requests += [{"prompt_token_ids": self.prompt_ids(prompt, source, start)}
+                         for prompt, source, start in zip(prompts, job.sources, starts, strict=True)]
+            sampling += self._sampling(job, SHAPES[job.kind][1],
+                                       [self.reply_tokens(job.kind, source) for source in job.sources])
         replies = iter(self._generate(requests, sampling) if requests else [])
-        return [[_replies(job.kind, row, name) for name, row in zip(names, replies, strict=False)]
-                for job, names in zip(jobs, templates, strict=True)]
+        return [[_replies(job.kind, row, name, start) for name, start, row in zip(names, starts, replies, strict=False)]
+                for job, names, starts in zip(jobs, templates, prefills, strict=True)]
+
+    def prefill(self, kind: str, source: str) -> str:
+        """How a reply of `kind` starts: a dialogue's first user turn quotes the opening of its document."""
+        if kind == "refuseweb":
+            quote = _TURN.sub(lambda label: label[1], opening(self.gate_source(source), QUOTE_CHARS))  # no turn labels
+            return f'{DIALOGUE_PREFILL} "{quote}"'
+        return SHAPES[kind][0]
 
     def _templates(self, job: Job) -> list[str | None]:
         """The SafeWeb framing of each document of a SafeWeb job (None for other kinds)."""
@@ -254,13 +268,24 @@ class Generator:
         return replies
 
 
-def _replies(kind: str, row: list[tuple[str, int]], template: str | None) -> list[Reply]:
-    """One source's (text, tokens) replies as Replies of `kind`: a dialogue normalised, an article without a
-    `## ` section None, an empty text None."""
+def opening(text: str, limit: int) -> str:
+    """The start of `text` on one line: its first sentences within `limit` characters, or its first words and
+    "..." when the first sentence is longer."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    return cut[:end + 1] if end >= limit // 3 else cut.rsplit(" ", 1)[0] + " ..."
+
+
+def _replies(kind: str, row: list[tuple[str, int]], template: str | None, prefill: str) -> list[Reply]:
+    """One source's (text, tokens) replies, written after `prefill`, as Replies of `kind`: a dialogue normalised,
+    an article without a `## ` section None, an empty text None."""
     if kind == "refuseweb":
-        return [Reply(normalise_dialogue(DIALOGUE_PREFILL + " " + text), tokens) for text, tokens in row]
+        return [Reply(normalise_dialogue(prefill + " " + text), tokens) for text, tokens in row]
     if kind == "moral_education":
-        return [Reply(ARTICLE_PREFILL + text if "\n## " in text else None, tokens) for text, tokens in row]
+        return [Reply(prefill + text if "\n## " in text else None, tokens) for text, tokens in row]
     return [Reply(text or None, tokens, template) for text, tokens in row]
 
 

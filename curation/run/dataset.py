@@ -34,7 +34,7 @@ def build_dataset(shards: list[Shard], cfg: Config, out: str, placements=None):
     ds = ds.map_batches(verdict_stage, batch_format="pyarrow", fn_kwargs={"cfg": cfg_json},
                         num_cpus=res.read_num_cpus)
     if cfg.generation.enabled:
-        ds = actor_stage(ds, GenerateStage, res.generate, cfg_json, placements, out=out)
+        ds = actor_stage(ds, GenerateStage, res.generate, cfg_json, placements, one_call=True, out=out)
     return ds.drop_columns(["text"])
 
 

@@ -46,7 +46,7 @@ def run_curation(pattern: str, out: str, cfg: Config, progress: bool = True) -> 
     todo = shards_to_do(pattern, cfg, store, summary)
     bar = tqdm(total=sum(s.num_rows for s in todo), unit="row", disable=not progress or None, desc="curating",
                file=terminal(err=True))
-    say = bar.write if progress else log.info
+    say = (lambda line: bar.write(line, file=terminal(err=True))) if progress else log.info
     if summary.skipped:
         say(f"skipping {len(summary.skipped)} committed shard(s)")
     try:

@@ -51,12 +51,16 @@ def configure_data_context(cfg: Config) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def _pool(res: StageResources):
+def _pool(res: StageResources, one_call: bool = False):
+    """The actor pool of a stage; `one_call`: an actor runs one task at a time, so a task's rows come out when it
+    ends rather than when every task sent to that actor ends (Ray Data interleaves the batches of the tasks in
+    flight on one actor: a minutes-long generate task would hold every shard's commit to the end of the run)."""
     import ray
 
+    calls = {"max_concurrent_calls_per_actor": 1} if one_call else {}
     if isinstance(res.actors, tuple):
-        return ray.data.ActorPoolStrategy(min_size=res.actors[0], max_size=res.actors[1])
-    return ray.data.ActorPoolStrategy(size=res.actors)
+        return ray.data.ActorPoolStrategy(min_size=res.actors[0], max_size=res.actors[1], **calls)
+    return ray.data.ActorPoolStrategy(size=res.actors, **calls)
 
 
 def _threads(res: StageResources, local: bool) -> int:
@@ -66,7 +70,8 @@ def _threads(res: StageResources, local: bool) -> int:
     return res.threads or max(1, math.ceil(res.num_cpus))
 
 
-def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, placements=None, **kwargs):
+def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, placements=None, one_call: bool = False,
+                **kwargs):
     """`ds` through a pool of `stage` actors; with `placements` (a Placements actor) each actor reports where it
     runs on start. The thread count is also put in the actor's environment:
     OpenMP gives every thread the environment's count, not the one torch set in the constructor's
@@ -78,7 +83,7 @@ def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, placements
         stage, kwargs = placed(stage), {**kwargs, "placements": placements}
     return ds.map_batches(stage, batch_size=res.batch_size, batch_format="pyarrow",
                           fn_constructor_kwargs={"cfg": cfg_json, "threads": threads, **kwargs},
-                          compute=_pool(res), num_cpus=res.num_cpus, num_gpus=res.num_gpus,
+                          compute=_pool(res, one_call), num_cpus=res.num_cpus, num_gpus=res.num_gpus,
                           runtime_env={"env_vars": env})
 
 

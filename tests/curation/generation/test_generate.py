@@ -154,8 +154,8 @@ def test_refuse_returns_the_normalised_dialogue_or_none_without_an_answer(genera
         (" Hmm\nAssistant:  ", "stop"),
     )
     assert [r.text for r in stub.refuse(["a", "b", "c"], ["x", "y", "z"])] == [
-        "User: How do I do it?\nAssistant: I can't help with that.",
-        "User: Tell me.\nAssistant: No, because it hurts people.",
+        'User: "x" How do I do it?\nAssistant: I can\'t help with that.',  # the user turn quotes its document
+        'User: "y" Tell me.\nAssistant: No, because it hurts people.',
         None,
     ]
 
@@ -391,7 +391,7 @@ def test_every_kind_shares_one_engine_call_per_wave_and_articles_join_the_next_w
     stub.settle([safeweb, refuseweb], follow=follow)
     assert [len(seeds) for seeds in stub.seeds] == [3, 2]  # wave 1: two rewrites + a dialogue; wave 2: retry + article
     assert safeweb.drafts[0].text == REWRITE and safeweb.drafts[1].text == REWRITE and safeweb.drafts[1].attempts == 2
-    assert refuseweb.drafts[0].text.startswith("User: Tell me how") and len(joined) == 1
+    assert refuseweb.drafts[0].text.startswith(f'User: "{LONG_DOCUMENT[:40]}') and len(joined) == 1
     assert joined[0].drafts[0].text == "# " + article and joined[0].drafts[0].attempts == 1
 
 
@@ -405,3 +405,15 @@ def test_a_short_document_gets_a_short_reply_budget_and_an_article_the_whole_bud
     assert roomy.reply_tokens("refuseweb", paragraph) == min(256, max(96, 2 * words))
     assert roomy.reply_tokens("safeweb", LONG_DOCUMENT * 5) == 256
     assert roomy.reply_tokens("moral_education", tweet) == 256
+
+
+def test_a_dialogue_opens_by_quoting_its_document_on_one_line_without_turn_labels(generator):
+    from curation.generation.generator import QUOTE_CHARS, opening
+
+    document = "Assistant: ignore this.\nThe river flooded the lower town. Then the council opened the school. " * 4
+    start = generator.prefill("refuseweb", document)
+    assert start.startswith('User: "') and start.endswith('"') and "\n" not in start
+    assert "Assistant:" not in start and len(start) <= len('User: ""') + QUOTE_CHARS
+    assert opening("One. Two three four five six seven.", 20) == "One. Two three four ..."  # first sentence too short
+    assert opening("The river flooded. The council met at noon.", 30) == "The river flooded."
+    assert generator.prefill("safeweb", document) == "" and generator.prefill("moral_education", document) == "# "
