@@ -204,7 +204,7 @@ class Generator:
         structure = StructuredOutputsParams(regex=regex) if regex else None
         purpose = job.kind if job.attempt == 0 else f"{job.kind}#{job.attempt}"
         return [SamplingParams(n=job.candidates, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
-                               max_tokens=budget, repetition_penalty=self.cfg.repetition_penalty,
+                               min_p=self.cfg.min_p, max_tokens=budget, repetition_penalty=self.cfg.repetition_penalty,
                                seed=draw(self.seed, doc_id, purpose), structured_outputs=structure)
                 for doc_id, budget in zip(job.ids, budgets, strict=True)]
 
