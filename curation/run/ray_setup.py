@@ -77,7 +77,7 @@ def actor_stage(ds, stage: type, res: StageResources, cfg_json: dict, placements
     OpenMP gives every thread the environment's count, not the one torch set in the constructor's
     thread, and vLLM's CPU attention fails when the thread that builds its metadata and the one that
     runs the kernel disagree (Ray sets OMP_NUM_THREADS=1 for actors with fractional CPUs)."""
-    threads = _threads(res, local=cfg_json["ray"]["address"] is None)
+    threads = _threads(res, local=cfg_json.get("ray", {}).get("address") is None)
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")} | faults.environment()
     if placements is not None:
         stage, kwargs = placed(stage), {**kwargs, "placements": placements}

@@ -200,6 +200,11 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
 class EngineDies:
     """Stands in for the Generator: its engine raises on every wave."""
 
+    cfg, max_score, target_score = load_config(None, []).generation, 1, 0
+
+    def gate_source(self, text):
+        return text
+
     def settle(self, gatings, score=None, similarity=None, follow=None):
         raise RuntimeError("engine died")
 
