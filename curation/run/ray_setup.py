@@ -52,9 +52,9 @@ def configure_data_context(cfg: Config) -> None:
 
 
 def _pool(res: StageResources, one_call: bool = False):
-    """The actor pool of a stage; `one_call`: an actor runs one task at a time, so a task's rows come out when it
-    ends rather than when every task sent to that actor ends (Ray Data interleaves the batches of the tasks in
-    flight on one actor: a minutes-long generate task would hold every shard's commit to the end of the run)."""
+    """The actor pool of a stage; `one_call`: an actor runs one task at a time instead of interleaving the batches of
+    the tasks in flight on it. (On the bundled sample the shards still commit together at the end: Ray Data hands
+    the generate actor the whole stream in one task; see benchmarks/results/laptop.json, committed_after_s.)"""
     import ray
 
     calls = {"max_concurrent_calls_per_actor": 1} if one_call else {}
