@@ -122,6 +122,11 @@ class GateConfig(Section):
     candidates: int = Field(2, ge=1)
     """SafeWeb and Moral Education texts sampled per try from one prompt (vLLM's `n`: the prompt is read
     once); the lowest-scoring one that passes the gates counts as the try. RefuseWeb samples one."""
+    retry_tokens: int = Field(768, ge=1)
+    """A retry of a SafeWeb or Moral Education text that failed its gates samples as many candidates as fit in
+    this many reply tokens (at least `candidates`): a one-line comment's rewrite (96-token budget) gets 8
+    tries at staying on topic, a long document's (256) 3. A row retried only for `target_score` samples
+    `candidates`."""
 
 
 class GenerationConfig(Section):

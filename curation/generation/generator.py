@@ -62,13 +62,18 @@ _LAST_SENTENCE = re.compile(r".*[.!?][\"'\u201d\u2019)\]*_]*(?=\s|$)", re.DOTALL
 
 
 class Job(NamedTuple):
-    """Texts of one kind to write in one engine call: `candidates` per source, for the `attempt`-th try."""
+    """Texts of one kind to write in one engine call: `candidates` per source (one count for all, or one per
+    source), for the `attempt`-th try."""
 
     kind: str
     ids: list[str]
     sources: list[str]
     attempt: int = 0
-    candidates: int = 1
+    candidates: int | list[int] = 1
+
+    def samples(self) -> list[int]:
+        """How many texts to sample for each source."""
+        return list(self.candidates) if isinstance(self.candidates, list) else [self.candidates] * len(self.ids)
 
 
 PROMPT = {"refuseweb": REFUSEWEB, "moral_education": MORAL_EDUCATION}
@@ -203,10 +208,10 @@ class Generator:
 
         structure = StructuredOutputsParams(regex=regex) if regex else None
         purpose = job.kind if job.attempt == 0 else f"{job.kind}#{job.attempt}"
-        return [SamplingParams(n=job.candidates, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+        return [SamplingParams(n=n, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
                                min_p=self.cfg.min_p, max_tokens=budget, repetition_penalty=self.cfg.repetition_penalty,
                                seed=draw(self.seed, doc_id, purpose), structured_outputs=structure)
-                for doc_id, budget in zip(job.ids, budgets, strict=True)]
+                for doc_id, budget, n in zip(job.ids, budgets, job.samples(), strict=True)]
 
     def gated(self, kind: str, ids: list[str], sources: list[str],
               score: Callable[[list[str]], list[int | None]] | None = None,
@@ -228,7 +233,7 @@ class Generator:
             started = time.perf_counter()
             waves = self.write_all(jobs)
             log.info("generation wave: %s, %d tokens in %.1f s",
-                     ", ".join(f"{len(job.ids)} {job.kind} x{job.candidates}" for job in jobs),
+                     ", ".join(f"{len(job.ids)} {job.kind} ({sum(job.samples())} samples)" for job in jobs),
                      sum(reply.tokens for rows in waves for row in rows for reply in row),
                      time.perf_counter() - started)
             joined = []
@@ -305,6 +310,9 @@ class Gating:
         self.kind, self.ids, self.sources, self.gates = kind, ids, sources, gates
         self.max_score, self.target_score = generator.max_score, generator.target_score
         self.candidates = 1 if kind == "refuseweb" else gates.candidates
+        self.generator = generator
+        self.failed: set[int] = set()
+        """Rows whose last try failed its gates (not those tried again only for `target_score`)."""
         # what each text is measured against: the document as the generator saw it (an article: its dialogue)
         self.made_from = sources if kind == "moral_education" else [generator.gate_source(s) for s in sources]
         self.drafts: list[Draft | None] = [None] * len(ids)
@@ -318,8 +326,16 @@ class Gating:
 
     def job(self) -> Job:
         """The next try of every row still to settle."""
+        samples = [self.retry_candidates(self.sources[i]) if i in self.failed else self.candidates for i in self.todo]
         return Job(self.kind, [self.ids[i] for i in self.todo], [self.sources[i] for i in self.todo],
-                   self.attempt, self.candidates)
+                   self.attempt, samples)
+
+    def retry_candidates(self, source: str) -> int:
+        """Texts a retry of a row that failed its gates samples: as many as fit in `retry_tokens` reply tokens
+        (at least `candidates`), so a short text's rewrite gets more tries at passing than a long one's."""
+        if self.kind == "refuseweb":
+            return 1
+        return max(self.candidates, self.gates.retry_tokens // self.generator.reply_tokens(self.kind, source))
 
     def judge(self, written: list[list[Reply]], score=None, similarity=None) -> list[int]:
         """Take one wave's tries of `job()`; the rows that settled (passed, or failed their last try)."""
@@ -343,6 +359,10 @@ class Gating:
             self.drafts[i] = draft
             if draft.text is None or score_problem(self.kind, draft.score, self.target_score):
                 retry.append(i)
+            if draft.text is None:
+                self.failed.add(i)
+            else:
+                self.failed.discard(i)
         self.attempt += 1
         settled = self.todo if self.attempt > self.gates.retries else [i for i in self.todo if i not in retry]
         self.todo = retry

@@ -348,6 +348,25 @@ def test_each_try_samples_several_candidates_and_keeps_the_safest_that_passes(ge
 
 
 @pytest.mark.timeout(300)
+def test_a_row_that_failed_its_gates_is_retried_with_as_many_candidates_as_fit_in_retry_tokens(generator):
+    mild = REWRITE + " Some towns were scared."
+    stub = replying_in_turn(generator, ["Too short.", mild], [REWRITE, mild])
+    gates = generator.cfg.gates.model_copy(update={"candidates": 2, "retry_tokens": 200})
+    stub.cfg = generator.cfg.model_copy(update={"gates": gates})
+    budget = stub.reply_tokens("safeweb", LONG_DOCUMENT)
+    assert 200 // budget > 2  # the retry of a short reply samples more than a first try
+
+    drafts = stub.gated("safeweb", ["failed", "mild"], [LONG_DOCUMENT] * 2,
+                        score=lambda texts: [1 if "scared" in t else 0 for t in texts])
+    assert stub.n == [[2, 2], [200 // budget, 2]]  # above the target only: `candidates` again
+    assert (drafts[0].text, drafts[0].attempts) == (REWRITE, 2)
+    dialogue = replying_in_turn(generator, ["Tell me."], ["Tell me."])
+    dialogue.cfg = stub.cfg
+    dialogue.gated("refuseweb", ["r"], [LONG_DOCUMENT])
+    assert dialogue.n == [[1], [1]]  # a dialogue samples one text per try, retries too
+
+
+@pytest.mark.timeout(300)
 def test_candidates_from_the_real_engine_differ_and_are_reproducible(generator):
     first = generator.write("safeweb", IDS[:2], DOCUMENTS[:2], candidates=3)
     assert [len(row) for row in first] == [3, 3]
