@@ -140,13 +140,15 @@ def test_a_resubmission_redoes_only_the_shard_that_failed(cluster, write_shard, 
 
 
 def node_running_an_actor(address: str, timeout: float = 300) -> str:
-    """The worker node (w0 or w1) that hosts a live pipeline actor, once one is up."""
+    """The worker node (w0 or w1) that hosts a pipeline actor, once one is placed: alive, or still loading its
+    model (on a quiet machine a small job's actors are alive for about a second, too short to be seen)."""
     from ray.util.state import list_actors, list_nodes
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        actors = [a for a in list_actors(address=address, filters=[("state", "=", "ALIVE")], limit=1000)
-                  if "MapWorker" in (a.class_name or "")]
+        actors = [a for a in list_actors(address=address, limit=1000)
+                  if "MapWorker" in (a.class_name or "") and a.node_id
+                  and a.state in ("ALIVE", "PENDING_CREATION")]
         if actors:
             nodes = {n.node_id: n for n in list_nodes(address=address, limit=100)}
             resources = nodes[actors[0].node_id].resources_total
