@@ -22,7 +22,7 @@ import numpy as np
 from benchmarks.common import table, write_json
 from curation.fitting.classifier import fit_softmax
 from curation.fitting.heads import FitSettings, row_weights
-from curation.fitting.table import build_table
+from curation.fitting.table import build_table, table_columns
 from curation.models.score_levels import cumulative, softmax
 
 HELD_OUT = ("convabuse", "surge_toxicity", "stormfront", "toxigen", "do_not_answer", "self_instruct", "harmbench")
@@ -133,9 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.time()
     settings = FitSettings()
-    rows, _ = build_table(args.raw, seed=settings.seed)
-    texts = rows["text"].to_pylist()
-    scores, sources = np.asarray(rows["score"].to_pylist()), np.asarray(rows["source"].to_pylist())
+    texts, scores, sources = table_columns(build_table(args.raw, seed=settings.seed)[0])
     held = np.isin(sources, args.hold.split(","))
     train, test = np.flatnonzero(~held), np.flatnonzero(held)
     print(f"{len(train)} training rows, {len(test)} held-out rows from {sorted(set(sources[test]))}", flush=True)

@@ -101,14 +101,14 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from curation.config import EmbedConfig, LLMConfig
-    from curation.fitting.table import build_table
+    from curation.fitting.table import build_table, table_columns
     from curation.models.encoder import EmbeddingClassifier
     from curation.models.rubric import RubricScorer
 
     rows, _ = build_table(args.raw)
     rows = rows.take(sample(np.asarray(rows["score"]), np.asarray(rows["source"]), args.per_source, args.seed))
-    texts, sources = rows["text"].to_pylist(), np.asarray(rows["source"])
-    truth = np.asarray(rows["score"]) >= 2
+    texts, scores, sources = table_columns(rows)
+    truth = scores >= 2
     print(f"{len(texts)} rows from {len(np.unique(sources))} sources", flush=True)
 
     cfg = LLMConfig()

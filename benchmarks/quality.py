@@ -24,7 +24,7 @@ import numpy as np
 from benchmarks.common import machine
 from curation.config import EmbedConfig
 from curation.fitting.heads import FitSettings, heads_without_each_source
-from curation.fitting.table import build_table
+from curation.fitting.table import build_table, table_columns
 from curation.models.encoder import EmbeddingClassifier, load_encoder
 from curation.models.lexical import counts
 
@@ -90,8 +90,7 @@ def main() -> None:
     started = time.time()
     settings = FitSettings()
     table, summary = build_table(args.raw, seed=settings.seed)
-    texts = table["text"].to_pylist()
-    scores, sources = np.asarray(table["score"].to_pylist()), np.asarray(table["source"].to_pylist())
+    texts, scores, sources = table_columns(table)
     cfg = EmbedConfig()
     encoder = load_encoder(cfg)
     packaged = EmbeddingClassifier(cfg, encoder=encoder)

@@ -14,11 +14,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from curation.config import EmbedConfig
 from curation.fitting.heads import FitSettings, choose_blend, choose_levels, fit_heads, out_of_source
-from curation.fitting.table import build_table
+from curation.fitting.table import build_table, table_columns
 from curation.models.encoder import DEFAULT_HEAD, load_encoder
 from curation.models.lexical import counts
 
@@ -27,9 +25,7 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     """Fit and save the default heads; returns what head.json records."""
     started = time.time()
     table, summary = build_table(raw, cap, settings.seed, with_seed)
-    texts = table["text"].to_pylist()
-    scores = np.asarray(table["score"].to_pylist())
-    sources = np.asarray(table["source"].to_pylist())
+    texts, scores, sources = table_columns(table)
     print(f"{len(texts)} rows from {len(summary)} sources; embedding ...", flush=True)
     embed_cfg = EmbedConfig()
     embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,

@@ -16,6 +16,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -87,6 +88,11 @@ def build_table(raw: Path | None, cap: int = 6000, seed: int = 0, with_seed: boo
                         "kind": source.kind, "rows_read": len(rows), "rows_used": len(used),
                         "scores": {str(k): counts.get(k, 0) for k in range(6)}, "mapping": source.mapping})
     return pa.table(columns, schema=TABLE_SCHEMA), summary
+
+
+def table_columns(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(texts, scores, sources) of a training table, as the fits and the benchmarks read it."""
+    return table["text"].to_pylist(), np.asarray(table["score"].to_pylist()), np.asarray(table["source"].to_pylist())
 
 
 def main() -> None:
