@@ -311,8 +311,6 @@ class Gating:
         self.max_score, self.target_score = generator.max_score, generator.target_score
         self.candidates = 1 if kind == "refuseweb" else gates.candidates
         self.generator = generator
-        self.failed: set[int] = set()
-        """Rows whose last try failed its gates (not those tried again only for `target_score`)."""
         # what each text is measured against: the document as the generator saw it (an article: its dialogue)
         self.made_from = sources if kind == "moral_education" else [generator.gate_source(s) for s in sources]
         self.drafts: list[Draft | None] = [None] * len(ids)
@@ -326,9 +324,14 @@ class Gating:
 
     def job(self) -> Job:
         """The next try of every row still to settle."""
-        samples = [self.retry_candidates(self.sources[i]) if i in self.failed else self.candidates for i in self.todo]
+        samples = [self.retry_candidates(self.sources[i]) if self.failed(i) else self.candidates for i in self.todo]
         return Job(self.kind, [self.ids[i] for i in self.todo], [self.sources[i] for i in self.todo],
                    self.attempt, samples)
+
+    def failed(self, i: int) -> bool:
+        """Whether row `i` has been tried and no try passed its gates (not one tried again only for
+        `target_score`)."""
+        return self.drafts[i] is not None and self.drafts[i].text is None
 
     def retry_candidates(self, source: str) -> int:
         """Texts a retry of a row that failed its gates samples: as many as fit in `retry_tokens` reply tokens
@@ -359,10 +362,6 @@ class Gating:
             self.drafts[i] = draft
             if draft.text is None or score_problem(self.kind, draft.score, self.target_score):
                 retry.append(i)
-            if draft.text is None:
-                self.failed.add(i)
-            else:
-                self.failed.discard(i)
         self.attempt += 1
         settled = self.todo if self.attempt > self.gates.retries else [i for i in self.todo if i not in retry]
         self.todo = retry
