@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from curation.config import SAFEWEB_TEMPLATES, Config
 from curation.generation.gates import check, score_problem, topic_problem, topic_text
+from curation.generation.topics import opening as topic_opening
 from curation.models.engine import (
     build_llm,
     chat_model_dir,
@@ -164,8 +165,8 @@ class Generator:
             if len(job.ids) != len(job.sources):
                 raise ValueError(f"{len(job.ids)} ids for {len(job.sources)} texts")
         templates = [self._templates(job) for job in jobs]
-        requests, sampling = [], []
-        prefills = [[self.prefill(job.kind, source) for source in job.sources] for job in jobs]
+        prefills = [[self.prefill(job.kind, source, name) for source, name in zip(job.sources, names, strict=True)]
+                    for job, names in zip(jobs, templates, strict=True)]
         requests, sampling = [], []
         for job, names, starts in zip(jobs, templates, prefills, strict=True):
             prompts = [SAFEWEB[name] for name in names] if job.kind == "safeweb" else [PROMPT[job.kind]] * len(job.ids)
@@ -177,8 +178,12 @@ class Generator:
         return [[_replies(job.kind, row, name, start) for name, start, row in zip(names, starts, replies, strict=False)]
                 for job, names, starts in zip(jobs, templates, prefills, strict=True)]
 
-    def prefill(self, kind: str, source: str) -> str:
-        """How a reply of `kind` starts: a dialogue's first user turn quotes the opening of its document."""
+    def prefill(self, kind: str, source: str, template: str | None = None) -> str:
+        """How a reply of `kind` starts: a SafeWeb rewrite's first line in `template`'s framing names its
+        document's topic words (curation.generation.topics); a dialogue's first user turn quotes the opening of
+        its document; an article starts with its title heading."""
+        if kind == "safeweb" and template is not None and self.cfg.topic_openings:
+            return topic_opening(template, self.gate_source(source))
         if kind == "refuseweb":
             quote = _TURN.sub(lambda label: label[1], opening(self.gate_source(source), QUOTE_CHARS))  # no turn labels
             return f'{DIALOGUE_PREFILL} "{quote}"'
@@ -286,12 +291,12 @@ def opening(text: str, limit: int) -> str:
 
 def _replies(kind: str, row: list[tuple[str, int]], template: str | None, prefill: str) -> list[Reply]:
     """One source's (text, tokens) replies, written after `prefill`, as Replies of `kind`: a dialogue normalised,
-    an article without a `## ` section None, an empty text None."""
+    an article without a `## ` section None, an empty reply None (a rewrite is its opening and the reply)."""
     if kind == "refuseweb":
         return [Reply(normalise_dialogue(prefill + " " + text), tokens) for text, tokens in row]
     if kind == "moral_education":
         return [Reply(prefill + text if "\n## " in text else None, tokens) for text, tokens in row]
-    return [Reply(text or None, tokens, template) for text, tokens in row]
+    return [Reply((prefill + " " + text).strip() if text else None, tokens, template) for text, tokens in row]
 
 
 class Gating:

@@ -79,8 +79,8 @@ def generator(tmp_path_factory):
     model = tiny_chat_model_dir(tmp_path_factory.mktemp("tiny-llama"))
     cfg = load_config(None, ["scoring.llm.enabled=true", f"scoring.llm.model={model}", "scoring.llm.max_model_len=1024",
                              "scoring.llm.kv_cache_gib=0.25", "generation.max_tokens=48",
-                             "generation.gates.candidates=1"])
-    generator = Generator(cfg, seed=7)
+                             "generation.gates.candidates=1", "generation.topic_openings=false"])
+    generator = Generator(cfg, seed=7)  # rewrites are the canned replies alone, without a topic opening
     yield generator
     generator.close()
 
@@ -435,4 +435,18 @@ def test_a_dialogue_opens_by_quoting_its_document_on_one_line_without_turn_label
     assert "Assistant:" not in start and len(start) <= len('User: ""') + QUOTE_CHARS
     assert opening("One. Two three four five six seven.", 20) == "One. Two three four ..."  # first sentence too short
     assert opening("The river flooded. The council met at noon.", 30) == "The river flooded."
-    assert generator.prefill("safeweb", document) == "" and generator.prefill("moral_education", document) == "# "
+    assert generator.prefill("moral_education", document) == "# "
+
+
+def test_a_rewrite_opens_by_naming_its_documents_topic_words_in_its_framing(generator):
+    opened = copy.copy(generator)
+    opened.cfg = generator.cfg.model_copy(update={"topic_openings": True})
+    document = "Those fucking immigrants in Birmingham should go, and their mosques in Birmingham too."
+    start = opened.prefill("safeweb", document, "teacher")
+    assert start.startswith("Teacher: ") and "Birmingham, immigrants and mosques" in start and "fuck" not in start
+    assert opened.prefill("safeweb", document, "friends").endswith("\nSam:")
+    assert opened.prefill("safeweb", "sh00t!ng my h3ad, lol", "teacher") == ""  # no plain word: a free opening
+    reply_text = "Students, some people blame newcomers for everything."
+    [[reply]] = replying(opened, (reply_text, "stop")).write("safeweb", ["7"], [document])
+    assert reply.text == opened.prefill("safeweb", document, reply.template) + " " + reply_text
+    assert generator.prefill("safeweb", document, "teacher") == ""  # topic_openings=false: the model opens freely
