@@ -57,11 +57,6 @@ class LLMConfig(Section):
     only add noise; cluster/gpu.yaml turns it on with a capable model and `vote: max`."""
     model: str | None = None
     """Local Hugging Face model directory; empty = the packaged SmolLM2-135M-Instruct (converted once)."""
-    topic_openings: bool = True
-    """A SafeWeb rewrite's first line names its document's topic words in its framing's form ("Teacher: Good
-    morning, class. Today we are going to talk about something I read about ..."), profanity left out: with
-    SmolLM2-135M, 37 of 50 public unsafe rows were written instead of 21 of 54. A larger chat model may not
-    need it."""
     max_doc_chars: int = Field(3000, gt=0)
     """The document is cut to this many characters inside the rubric prompt."""
     max_tokens: int = Field(48, gt=0)
@@ -145,8 +140,8 @@ class GenerationConfig(Section):
     topic_openings: bool = True
     """A SafeWeb rewrite's first line names its document's topic words in its framing's form ("Teacher: Good
     morning, class. Today we are going to talk about something I read about ..."), profanity left out: with
-    SmolLM2-135M, 37 of 50 public unsafe rows were written instead of 21 of 54. A larger chat model may not
-    need it."""
+    SmolLM2-135M, 36 of 54 SafeWeb-routed public unsafe rows were written instead of 18 of 54
+    (benchmarks/results/generation_public_80.json). A larger chat model may not need it."""
     max_doc_chars: int = Field(3000, gt=0)
     """The source document is cut to this many characters inside a generation prompt."""
     max_tokens: int = Field(256, gt=0)
