@@ -1,9 +1,10 @@
 """How a SafeWeb rewrite opens: its framing's first line, naming its document's topic words.
 
 Left to open freely, SmolLM2-135M wrote about something else for most one-line comments (an inn review for a
-threat, a writing lesson for a slur-laden tweet): 31 of 54 public unsafe rows failed the topic gate even with 8
-tries each. A first line that names the document's own content words ("Teacher: Good morning, class. Today we
-are going to talk about something I read about Birmingham and suburban areas.") keeps the rest on topic. The words
+threat, a writing lesson for a slur-laden tweet): 36 of 54 SafeWeb-routed public unsafe rows failed the topic
+gate even with 8 tries each. A first line that names the document's own content words ("Teacher: Good morning,
+class. Today we are going to talk about something I read about Birmingham, immigrants and mosques.") keeps the
+rest on topic: 15 of 54 failed it (benchmarks/results/generation_public_80.json). The words
 are the document's most frequent words of four or more letters, less stop words, chat fillers and anything on
 better-profanity's word list (slurs, profanity and sexual terms, also in leetspeak), so the opening itself is
 safe to read.
