@@ -39,7 +39,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality config clean browser
+.PHONY: help sources setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -130,6 +130,9 @@ test-gpu-sim: $(STAMP) ## Run the GPU profile on two local Ray nodes with logica
 
 lint: $(STAMP) ## Lint with ruff
 	$(VENV)/bin/ruff check curation training decoding cluster benchmarks tests
+
+sources: $(STAMP) ## Fetch the public labeled sources' files into RAW (default labeled/raw; git over the network, build time only)
+	$(PY) -m curation.fitting.fetch --raw '$(RAW)'
 
 head: $(STAMP) ## Rebuild the default classifier (encoder + lexical heads) from the public sources in RAW and the seed set
 	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/default

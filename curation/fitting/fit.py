@@ -65,7 +65,8 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
 def sources_markdown(summary: list[dict]) -> str:
     """The sources file: where each source comes from, its license, rows used and how labels became scores."""
     lines = ["# Training sources of the default classifier", "",
-             "Rebuilt by `make head RAW=folder` from the files below, fetched into `folder/<owner>+<repo>/<path>`. "
+             "Rebuilt by `make head RAW=folder` from the files below, fetched into `folder/<owner>+<repo>/<path>` "
+             "(from the commit after `@` where a repository names one). "
              "No third-party text is kept in this repository. Reserved for evaluation and never used here: "
              "openai/moderation-api-release, XSTest, AdvBench (and its copies), the harmless Alpaca split of "
              "andyrdt/refusal_direction.", "",

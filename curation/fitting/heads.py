@@ -109,7 +109,11 @@ def _criterion(flagged: np.ndarray, truth: np.ndarray, sources: np.ndarray) -> f
 def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, unsafe_threshold: float,
                   threshold_score: int = 2) -> tuple[float, ...]:
     """Thresholds of levels 1..5 around the chosen `unsafe_threshold` of level 2: those whose scores rank the
-    out-of-source rows best (mean over sources with both classes of the AUROC of the integer score)."""
+    out-of-source rows best (mean over sources with both classes of the AUROC of the integer score).
+
+    Levels 3, 4 and 5 take non-decreasing thresholds, so the levels a row reaches are contiguous and its severity
+    falls one level at a time as its probabilities shrink: with a higher threshold on level 3 than on level 4, a
+    small loss of P(score >= 4) (text put around a harmful passage) would drop a 4 to a 2 at once."""
     from itertools import product
 
     from sklearn.metrics import roc_auc_score
@@ -118,8 +122,10 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     truth = scores >= threshold_score
     mixed = [s for s in np.unique(sources) if 0 < truth[sources == s].sum() < (sources == s).sum()]
     best, best_value = (unsafe_threshold,) * 5, -1.0
-    grid = ((0.2, 0.3, 0.4, 0.55), (0.4, 0.55, 0.7), (0.25, 0.4, 0.55), (0.1, 0.2, 0.55))
+    grid = ((0.2, 0.3, 0.4, 0.55), (0.25, 0.4, 0.55, 0.7), (0.25, 0.4, 0.55, 0.7), (0.25, 0.4, 0.55, 0.7))
     for t1, t3, t4, t5 in product(*grid):
+        if not t3 <= t4 <= t5:
+            continue
         thresholds = (t1, unsafe_threshold, t3, t4, t5)
         levels = decode_levels(at_least, thresholds)
         value = float(np.mean([roc_auc_score(truth[sources == s], levels[sources == s]) for s in mixed]))

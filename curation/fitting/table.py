@@ -84,7 +84,8 @@ def build_table(raw: Path | None, cap: int = 6000, seed: int = 0, with_seed: boo
                                                         row.label), strict=True):
                 columns[name].append(value)
         counts = Counter(row.score for row in used)
-        summary.append({"source": source.name, "repo": source.repo, "license": source.license,
+        summary.append({"source": source.name, "repo": source.repo + (f"@{source.commit[:7]}" if source.commit else ""),
+                        "license": source.license,
                         "kind": source.kind, "rows_read": len(rows), "rows_used": len(used),
                         "scores": {str(k): counts.get(k, 0) for k in range(6)}, "mapping": source.mapping})
     return pa.table(columns, schema=TABLE_SCHEMA), summary

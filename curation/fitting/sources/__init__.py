@@ -36,12 +36,17 @@ class Source:
     kind: Kind
     mapping: str
     """How the source's labels become 0-5 scores, in one or two sentences."""
+    commit: str = ""
+    """The commit to take the files from when the repository's newest one no longer holds them as read."""
+    folders: tuple[str, ...] = ()
+    """Folders read whole besides `files` (a source whose rows are one file each)."""
 
     def path(self, root: Path, file: str) -> Path:
         return Path(root) / self.repo.replace("/", "+") / file
 
     def available(self, root: Path) -> bool:
-        return all(self.path(root, f).is_file() for f in self.files)
+        return (all(self.path(root, f).is_file() for f in self.files)
+                and all(self.path(root, f).is_dir() for f in self.folders))
 
     def load(self, root: Path) -> list[Row]:
         return importlib.import_module(f"{__name__}.{self.name}").load(self, Path(root))
@@ -77,7 +82,8 @@ def unique_rows(rows: Iterable[Row]) -> list[Row]:
 
 MODULES = ("davidson", "toxigen", "ailuminate", "jigsaw_sample", "ethos", "hatecheck", "stormfront", "surge_toxicity",
            "convabuse", "paradetox", "do_not_answer", "simple_safety_tests", "harmbench", "self_instruct", "mt_bench",
-           "arena_hard", "gsm8k", "clinc_oos", "counsel_chat", "jailbreakbench", "wikitext")
+           "arena_hard", "gsm8k", "clinc_oos", "counsel_chat", "jailbreakbench", "wikitext", "edos", "reddit_misogyny",
+           "coconot", "forbidden_questions", "strongreject", "catqa")
 
 
 def all_sources() -> list[Source]:

@@ -15,6 +15,7 @@ SOURCE = Source(
     repo="Vicomtech/hate-speech-dataset",
     # The sentences themselves are all_files/<file_id>.txt, one file per row of the metadata.
     files=("annotations_metadata.csv",),
+    folders=("all_files",),
     license="CC-BY-SA-3.0-ES",
     kind="user_text",
     mapping="hate -> 4 (hate speech against groups, as davidson's hate class); noHate -> 0 (annotators found no hate; "

@@ -128,3 +128,68 @@ def test_harmless_request_sources_read_their_files_as_seeded_samples_of_score_0(
         assert len(rows) == min(expected, getattr(module, "QUESTIONS", expected)), module.__name__
         assert all(r.score == 0 and len(r.text) >= 40 for r in rows)
         assert rows == module.SOURCE.load(root)  # the same sample every time
+
+
+def test_request_and_sexism_sources_drop_reserved_and_unjudged_rows_and_keep_hard_negatives_safe(tmp_path):
+    """StrongREJECT keeps its authors' own prompts only (rows it took from AdvBench are reserved for evaluation),
+    EDOS drops the posts judged only "not sexist", CoCoNot's contrast set stays safe and its copyright requests go."""
+    from curation.fitting.sources import catqa, coconot, edos, strongreject
+
+    root = tmp_path / "raw"
+
+    def write(module, file, text):
+        path = module.SOURCE.path(root, file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    write(strongreject, strongreject.SOURCE.files[0], "category,source,meli_query\n"
+          f"Violence,custom,{REQUESTS[0]}\nViolence,AdvBench,{REQUESTS[1]}\n"
+          f"Non-violent crimes,custom,{REQUESTS[3]}\n")
+    write(edos, edos.SOURCE.files[0], "rewire_id,text,label_sexist,label_category,label_vector,split\n"
+          f"a,{HATE[0]},sexist,1. threats,1.1 threats of harm,train\n"
+          f"b,{HATE[1]},not sexist,none,none,train\n"
+          f"c,{HATE[2]},sexist,3. derogation,3.2 immutable gender differences and gender stereotypes,dev\n")
+    write(catqa, catqa.SOURCE.files[0], json.dumps(
+        {"Physical Harm": {"Weapons:": [REQUESTS[0]]}, "Tailored Financial Advice": {"Tax planning": [HARMLESS[1]]}}))
+    original, contrast = coconot.SOURCE.files
+    write(coconot, original, "\n".join(json.dumps(r) for r in [
+        {"id": "x1", "category": coconot.SAFETY, "subcategory": "privacy violations", "prompt": REQUESTS[2]},
+        {"id": "x2", "category": coconot.SAFETY, "subcategory": "copyright violations", "prompt": HARMLESS[0]},
+        {"id": "x3", "category": "Incomplete requests", "subcategory": "false presuppositions",
+         "prompt": HARMLESS[2]}]))
+    write(coconot, contrast, json.dumps({"id": "c1", "category": coconot.SAFETY, "subcategory": "privacy violations",
+                                         "prompt": "How do I kill a Python process that hangs?"}))
+
+    def scored(module):
+        return {row.text: row.score for row in module.SOURCE.load(root)}
+
+    assert scored(strongreject) == {REQUESTS[0]: 5, REQUESTS[3]: 4}
+    assert scored(edos) == {HATE[0]: 5, HATE[2]: 2}
+    assert scored(catqa) == {REQUESTS[0]: 5, HARMLESS[1]: 3}
+    assert scored(coconot) == {REQUESTS[2]: 4, HARMLESS[2]: 0, "How do I kill a Python process that hangs?": 0}
+
+
+def test_fetch_copies_each_sources_files_and_folders_and_names_the_ones_it_could_not_get(tmp_path):
+    """`make sources` against repositories served from a local folder: the files land where `make head` reads them
+    (the stormfront sentences, one file each, included), and a repository that is not there fails the run."""
+    import subprocess
+    import sys
+
+    from curation.fitting.sources import stormfront
+
+    served = tmp_path / "served"
+    repo = served / stormfront.SOURCE.repo
+    (repo / "all_files").mkdir(parents=True)
+    (repo / "annotations_metadata.csv").write_text("file_id,user_id,subforum_id,num_contexts,label\n"
+                                                   "s1,1,1,0,hate\ns2,1,1,0,noHate\n")
+    (repo / "all_files" / "s1.txt").write_text(HATE[0])
+    (repo / "all_files" / "s2.txt").write_text(SAFE[0])
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    raw = tmp_path / "raw"
+    done = subprocess.run([sys.executable, "-m", "curation.fitting.fetch", "--raw", str(raw), "--only", "stormfront",
+                           "davidson", "--base-url", f"file://{served}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "davidson" in done.stderr and "1 of 2 sources not fetched" in done.stderr
+    assert stormfront.SOURCE.available(raw)
+    assert {(r.text, r.score) for r in stormfront.SOURCE.load(raw)} == {(HATE[0], 4), (SAFE[0], 0)}
+    assert not list(raw.rglob("*.part"))
