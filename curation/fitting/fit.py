@@ -45,8 +45,9 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         "level_thresholds": list(levels),
         "chosen_by": "every source scored by heads fitted without it; encoder weight and the level-2 threshold: "
                      "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
-                     "levels 3, 4, 5 (non-decreasing): the same criterion of score >= k, mean over k; level 1: "
-                     "mean over sources of the AUROC of the integer score",
+                     "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
+                     "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
+                     "score >= k; level 1: mean over sources of the AUROC of the integer score",
         "criterion_best": criterion[f"{weight}/{threshold}"],
         "settings": {k: v for k, v in vars(settings).items()},
         "rows": len(texts),

@@ -106,36 +106,42 @@ def _criterion(flagged: np.ndarray, truth: np.ndarray, sources: np.ndarray) -> f
     return float(np.mean(values))
 
 
+LEVEL_STEPS = (0.25, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
+"""Candidate thresholds of levels 3, 4 and 5."""
+
+
 def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, unsafe_threshold: float,
                   threshold_score: int = 2) -> tuple[float, ...]:
     """Thresholds of levels 1..5 around the chosen `unsafe_threshold` of level 2, on the out-of-source rows.
 
-    Levels 3, 4 and 5 (severity, which decides rephrase against refuse): the thresholds whose `score >= k` agrees
-    best with the label's `>= k`, mean over k = 3, 4, 5 of the criterion of `choose_blend` (balanced accuracy per
-    source, flagged share on one-class sources). They are non-decreasing, so the levels a row reaches are contiguous
-    and its severity falls one level at a time as its probabilities shrink (a higher threshold on level 3 than on
-    level 4 lets a small loss of P(score >= 4), text put around a harmful passage, drop a 4 to a 2 at once).
-    Level 1: the threshold whose integer score ranks the rows best (mean AUROC over sources with both classes)."""
-    from itertools import product
+    The integer score does two jobs: users rank rows by it (any harm against none), and routing reads its severity
+    (rephrase against refuse). Levels 3, 4 and 5 maximise the sum of both on the out-of-source rows: the ranking
+    (mean AUROC of the integer score against `label >= 2` over the sources with both classes) and the severity
+    (mean over k = 3, 4, 5 of the criterion of `choose_blend` for `score >= k` against `label >= k`: balanced
+    accuracy per source, flagged share on one-class sources). Chosen for ranking alone they sit high (0.7-0.8:
+    an explicit stabbing instruction scored 3, rephrase); for severity alone low (0.4: AUROC on Davidson's tweets
+    0.83 -> 0.70 out of source). They are non-decreasing, so the levels a row reaches are contiguous and its severity
+    falls one level at a time as its probabilities shrink (a higher threshold on level 3 than on level 4 lets a
+    small loss of P(score >= 4), text put around a harmful passage, drop a 4 to a 2 at once).
+    Level 1: the threshold whose integer score ranks the rows best. Ties go to the first candidate."""
+    from itertools import combinations_with_replacement
 
     from sklearn.metrics import roc_auc_score
 
     at_least = cumulative(probs)
-    severity, best_value = (unsafe_threshold,) * 3, -1.0
-    steps = (0.25, 0.4, 0.5, 0.55, 0.7)
-    for t3, t4, t5 in product(steps, steps, steps):
-        if not t3 <= t4 <= t5:
-            continue
-        levels = decode_levels(at_least, (unsafe_threshold, unsafe_threshold, t3, t4, t5))
-        value = float(np.mean([_criterion(levels >= k, scores >= k, sources) for k in (3, 4, 5)]))
-        if value > best_value + 1e-6:
-            severity, best_value = (t3, t4, t5), value
     truth = scores >= threshold_score
     mixed = [s for s in np.unique(sources) if 0 < truth[sources == s].sum() < (sources == s).sum()]
-    best, best_value = (unsafe_threshold, unsafe_threshold, *severity), -1.0
-    for t1 in (0.2, 0.3, 0.4, 0.55):
-        levels = decode_levels(at_least, (t1, unsafe_threshold, *severity))
-        value = float(np.mean([roc_auc_score(truth[sources == s], levels[sources == s]) for s in mixed]))
-        if value > best_value + 1e-6:
-            best, best_value = (t1, unsafe_threshold, *severity), value
-    return best
+
+    def ranking(levels: np.ndarray) -> float:
+        return float(np.mean([roc_auc_score(truth[sources == s], levels[sources == s]) for s in mixed]))
+
+    def severity(levels: np.ndarray) -> float:
+        return float(np.mean([_criterion(levels >= k, scores >= k, sources) for k in (3, 4, 5)]))
+
+    def both(upper: tuple[float, float, float]) -> float:
+        levels = decode_levels(at_least, (unsafe_threshold, unsafe_threshold, *upper))
+        return ranking(levels) + severity(levels)
+
+    upper = max(combinations_with_replacement(LEVEL_STEPS, 3), key=both)
+    t1 = max((0.2, 0.3, 0.4, 0.55), key=lambda t: ranking(decode_levels(at_least, (t, unsafe_threshold, *upper))))
+    return (t1, unsafe_threshold, *upper)

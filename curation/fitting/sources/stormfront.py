@@ -10,12 +10,14 @@ from pathlib import Path
 
 from curation.fitting.sources import Row, Source, csv_records, unique_rows
 
+SENTENCES = "all_files"
+"""The folder of the sentences themselves: <file_id>.txt, one file per row of the metadata."""
+
 SOURCE = Source(
     name="stormfront",
     repo="Vicomtech/hate-speech-dataset",
-    # The sentences themselves are all_files/<file_id>.txt, one file per row of the metadata.
     files=("annotations_metadata.csv",),
-    folders=("all_files",),
+    folders=(SENTENCES,),
     license="CC-BY-SA-3.0-ES",
     kind="user_text",
     mapping="hate -> 4 (hate speech against groups, as davidson's hate class); noHate -> 0 (annotators found no hate; "
@@ -27,7 +29,7 @@ KEEP_SAFE = 4800
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    rows = unique_rows(Row(source.path(root, f"all_files/{r['file_id']}.txt").read_text(encoding="utf-8"),
+    rows = unique_rows(Row(source.path(root, f"{SENTENCES}/{r['file_id']}.txt").read_text(encoding="utf-8"),
                            4 if r["label"] == "hate" else 0, r["label"])
                        for r in csv_records(source, root) if r["label"] in ("hate", "noHate"))
     hate = [row for row in rows if row.label == "hate"]

@@ -450,3 +450,13 @@ def test_a_rewrite_opens_by_naming_its_documents_topic_words_in_its_framing(gene
     [[reply]] = replying(opened, (reply_text, "stop")).write("safeweb", ["7"], [document])
     assert reply.text == opened.prefill("safeweb", document, reply.template) + " " + reply_text
     assert generator.prefill("safeweb", document, "teacher") == ""  # topic_openings=false: the model opens freely
+
+
+def test_an_articles_title_is_words_never_a_date_or_a_link():
+    from curation.generation.generator import ARTICLE_REGEX
+
+    sections = "\n\n## Respect\n\nNeighbours deserve respect.\n\n## Better choices\n\nTalk, do not threaten."
+    assert re.fullmatch(ARTICLE_REGEX, "Why Homes Stay Closed" + sections)
+    assert not re.fullmatch(ARTICLE_REGEX, "12 March 2021" + sections)
+    assert not re.fullmatch(ARTICLE_REGEX, "[Home](https://example.com)" + sections)
+    assert not re.fullmatch(ARTICLE_REGEX, "Why Homes Stay Closed")  # sections are required
