@@ -140,8 +140,8 @@ class GenerationConfig(Section):
     topic_openings: bool = True
     """A SafeWeb rewrite's first line names its document's topic words in its framing's form ("Teacher: Good
     morning, class. Today we are going to talk about something I read about ..."), profanity left out: with
-    SmolLM2-135M, 36 of 54 SafeWeb-routed public unsafe rows were written instead of 18 of 54
-    (benchmarks/results/generation_public_80.json). A larger chat model may not need it."""
+    SmolLM2-135M, 36 of 54 SafeWeb-routed public unsafe rows were written instead of 18 of 54 (with the 21-source
+    head: `git log benchmarks/results/generation_public_80.json`). A larger chat model may not need it."""
     max_doc_chars: int = Field(3000, gt=0)
     """The source document is cut to this many characters inside a generation prompt."""
     max_tokens: int = Field(256, gt=0)

@@ -54,9 +54,9 @@ with turns but free openings, four in five of its assistant turns chatted along 
 _BLOCK = r"[^\n#][^\n]*(\n[^\n#][^\n]*)*"
 ARTICLE_REGEX = rf"[A-Z][A-Za-z',:-]*( [A-Za-z',:-]+){{1,11}}(\n\n## [^\n#]+\n\n{_BLOCK}(\n\n{_BLOCK}){{0,2}}){{2,4}}"
 """What may follow `# `: a title of 2-12 words of letters, then two to four `## ` sections of one to three
-paragraphs. Unconstrained, SmolLM2-135M wrote no `## ` section (8 of 8 replies); with any title, 7 of 39 articles
-on public unsafe rows were titled with a date or a link (`bad_title`; the title rule alone did not raise the yield:
-those drafts then failed as off topic, 1 of 39 written against 2, scratch run on generation_public_80's dialogues)."""
+paragraphs. Unconstrained, SmolLM2-135M wrote no `## ` section (8 of 8 replies); with any title, 7 of 25 articles
+on public unsafe rows were titled with a date or a link (`bad_title`, generation_public_80.json with the 21-source
+head). The rule does not raise the yield: those drafts then fail as off topic."""
 MIN_DOCUMENT_TOKENS = 64
 _TURN = re.compile(r"\**\b(user|assistant)\b\**\s*:\**", re.IGNORECASE)
 _LABEL = re.compile(r"^(User|Assistant):", re.MULTILINE)

@@ -4,7 +4,7 @@ Left to open freely, SmolLM2-135M wrote about something else for most one-line c
 threat, a writing lesson for a slur-laden tweet): 36 of 54 SafeWeb-routed public unsafe rows failed the topic
 gate even with 8 tries each. A first line that names the document's own content words ("Teacher: Good morning,
 class. Today we are going to talk about something I read about Birmingham, immigrants and mosques.") keeps the
-rest on topic: 15 of 54 failed it (benchmarks/results/generation_public_80.json). The words
+rest on topic: 15 of 54 failed it (benchmarks/results/generation_public_80.json with the 21-source head). The words
 are the document's most frequent words of four or more letters, less stop words, chat fillers and anything on
 better-profanity's word list (slurs, profanity and sexual terms, also in leetspeak), so the opening itself is
 safe to read.
