@@ -5,10 +5,11 @@ shard, then joins every generated row to the scored document it came from (`sour
 compares the document's safety_score with the re-score of the generated text. Per stage:
   safeweb          rows routed `rephrase`, rewritten in one framing,
   refuseweb        rows routed `refuse`, written as a refusal dialogue,
-  moral_education  each refusal dialogue as an article (source: the original scored document),
+  moral_education  each refusal dialogue as an article (source: the original scored document), when
+                   `generation.moral_education` is on (off on the CPU default; `--set generation.moral_education=true`),
 it prints rows routed, rows written, gate rejects by reason, mean source and generated score, the drop,
 and the harmful/benign split of the sources, then PASS/FAIL for: SafeWeb mean drop >= 1.5, Moral
-Education mean drop >= 1.5, every refuse-routed row has a RefuseWeb row. Exits 0 either way (it is a
+Education mean drop >= 1.5 (when on), every refuse-routed row has a RefuseWeb row. Exits 0 either way (it is a
 measurement; the JSON records each check), 1 when the pipeline fails or outputs lack `safety_score`.
 Writes JSON with the machine, versions, config, per-stage figures and checks.
 
@@ -150,8 +151,10 @@ def _read(path: Path) -> pa.Table | None:
     return pq.read_table(path) if path.exists() else None
 
 
-def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -> dict:
-    """Per-stage figures of one committed shard `stem` under `out_dir` (the per-shard output contract).
+def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None,
+              moral_education: bool = True) -> dict:
+    """Per-stage figures of one committed shard `stem` under `out_dir` (the per-shard output contract); Moral
+    Education only when the run had it on (`moral_education`).
 
     `labels` maps scored ids to harmful (True) / benign (False); without it a `harmful` column of scored/ is
     used when present. `missing` lists the outputs that lack a column the figures need.
@@ -170,7 +173,8 @@ def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -
     for row in reject_rows:
         gate_rejects[row.get("stage") or "input"][row["reason"]] += 1
 
-    tables = {name: _read(out_dir / name / f"{stem}.parquet") for name in STAGES}
+    kinds = STAGES if moral_education else STAGES[:2]
+    tables = {name: _read(out_dir / name / f"{stem}.parquet") for name in kinds}
     missing = [f"{name}/{stem}.parquet" + ("" if table is None else ": no safety_score column")
                for name, table in tables.items() if table is None or "safety_score" not in table.column_names]
     written = {name: [] if table is None else table.to_pylist() for name, table in tables.items()}
@@ -181,7 +185,7 @@ def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -
     }
 
     stages = {}
-    for name in STAGES:
+    for name in kinds:
         pairs = []
         for row in written[name]:
             source = by_id.get(str(row["source_id"]))
@@ -219,7 +223,7 @@ def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None) -
     def check(ok: bool | None, detail: str) -> dict:
         return {"pass": bool(ok), "detail": detail}
 
-    drops = {name: stages[name]["drop"] for name in ("safeweb", "moral_education")}
+    drops = {name: stages[name]["drop"] for name in ("safeweb", "moral_education") if name in stages}
     checks = {
         f"{name}_drop>={MIN_DROP}": check(drop is not None and drop >= MIN_DROP,
                                           f"mean drop {drop} over {stages[name]['written']} rows"
@@ -346,7 +350,7 @@ def main() -> None:
         reused = stem in run.skipped
         if reused:
             print(f"note: {out_dir} already held this shard committed with this config; measuring those outputs")
-        summary = summarise(Path(out_dir), stem, labels)
+        summary = summarise(Path(out_dir), stem, labels, cfg.generation.moral_education)
         if args.raw is not None:
             add_real_text_figures(summary, faithfulness(Path(out_dir), stem))
     if summary["missing"]:

@@ -131,7 +131,13 @@ class GateConfig(Section):
 
 class GenerationConfig(Section):
     enabled: bool = True
-    """Run the generation stages on routed rows: SafeWeb, RefuseWeb, Moral Education."""
+    """Run the generation stages on routed rows: SafeWeb, RefuseWeb and (with `moral_education`) Moral
+    Education."""
+    moral_education: bool = False
+    """Write a Moral Education article from each RefuseWeb dialogue that passed its gates. Off on the CPU
+    default: the packaged SmolLM2-135M wrote 0 of 30 articles on the sample for 38,400 of its 154,530 generated
+    tokens, and 1 of 35 on public unsafe rows (29 off its dialogue's topic, 5 still unsafe; `git log
+    benchmarks/results/laptop.json`); on in cluster/gpu.yaml, with a capable model."""
     model: str | None = None
     """Local Hugging Face chat model folder; empty = scoring.llm.model, else the packaged SmolLM2.
     Engine settings (dtype, context, KV cache, parallelism) come from scoring.llm."""

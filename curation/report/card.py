@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from curation import __version__
 from curation.config import Config
-from curation.schema import GENERATION_KINDS, PREFIX, SCORE_BANDS
+from curation.schema import GENERATION_KINDS, MORAL_EDUCATION, PREFIX, SCORE_BANDS
 
 CARD_VERSION = 2
 """2: generation per stage, n-gram rates per slice, examples, safecurate_version."""
@@ -47,10 +47,15 @@ def mean_present(values: list) -> float | None:
 
 def generation_figures(scores: pa.Table, cfg: Config) -> dict:
     """Per generation stage: rows routed and written, gate failures, score histograms of the sources and of
-    the generated texts, tokens and tokens/s; and rows reused from checkpoints of an earlier run."""
+    the generated texts, tokens and tokens/s; and rows reused from checkpoints of an earlier run. A stage
+    turned off has no figures but a line in `off` saying why."""
     by_row = scores["safety_score"].to_pylist()
     figures: dict = {}
+    if not cfg.generation.moral_education:
+        figures["off"] = {MORAL_EDUCATION: MORAL_EDUCATION_OFF}
     for folder in GENERATION_KINDS:
+        if folder == MORAL_EDUCATION and not cfg.generation.moral_education:
+            continue
         prefix = PREFIX[folder]
         written = scores[f"{prefix}_text"].is_valid()
         gate = scores[f"{prefix}_gate"]
@@ -91,6 +96,9 @@ def reflection_figures(generated: dict[str, pa.Table]) -> dict:
     }
 
 
+MORAL_EDUCATION_OFF = ("off (generation.moral_education): the packaged SmolLM2-135M wrote 0 of 30 articles on the "
+                       "sample for a quarter of its generated tokens; turn it on with a capable model "
+                       "(cluster/gpu.yaml)")
 LLM_OFF = ("off: the packaged SmolLM2-135M rates real text at chance (AUROC 0.51 over 17 public sources, "
            "benchmarks/results/llm_signal.json); the embedding classifier scores alone. Turn it on with a capable "
            "model (cluster/gpu.yaml)")
@@ -196,6 +204,7 @@ def generation_markdown(card: dict) -> list[str]:
                     for name in stages for which in ("source", "generated")]),
             "SafeWeb templates: " + (", ".join(f"{t} {n}" for t, n in gen["templates"].items()) or "-")
             + f" · rows reused from checkpoints: {gen['reused_from_checkpoint']}",
+            *(f"{name}: {why}" for name, why in (gen.get("off") or {}).items()),
         ]
     ngrams = card.get("ngrams")
     if ngrams:

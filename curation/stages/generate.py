@@ -1,5 +1,6 @@
-"""The generation stage: SafeWeb rewrites for `rephrase` rows; RefuseWeb dialogues, then Moral Education
-articles from them, for `refuse` rows. Every text is gated and re-scored; finished rows are checkpointed."""
+"""The generation stage: SafeWeb rewrites for `rephrase` rows; RefuseWeb dialogues, then (when
+`generation.moral_education` is on) Moral Education articles from them, for `refuse` rows. Every text is gated
+and re-scored; finished rows are checkpointed."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class GenerateStage(Stage):
         """Write, gate and re-score the texts of the rows in `todo`, filling `columns` in place.
 
         Every kind goes through the engine together, a wave per try (`Generator.settle`): SafeWeb and RefuseWeb
-        first; a Moral Education article joins the next wave as soon as its dialogue has passed its gates.
+        first; a Moral Education article (when on) joins the next wave as soon as its dialogue has passed its gates.
         An engine that raises raises here: the stage retries the batch, then fails its shard.
         """
         from curation.generation.generator import Gating
@@ -98,7 +99,10 @@ class GenerateStage(Stage):
             return made
 
         def follow(done: Gating, settled: list[int]) -> list[Gating]:
-            """The Moral Education articles of the dialogues that just passed their gates."""
+            """The Moral Education articles of the dialogues that just passed their gates (none when
+            `generation.moral_education` is off)."""
+            if not self.cfg.generation.moral_education:
+                return []
             passed = [r for r in settled if done.kind == REFUSEWEB and done.drafts[r].text is not None]
             if not passed:
                 return []

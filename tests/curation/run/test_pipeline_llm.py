@@ -35,7 +35,8 @@ def llm_config(model, *extra):
                               "scoring.llm.kv_cache_gib=0.25",
                               "scoring.llm.max_model_len=1024", "resources.llm.num_cpus=1",
                               "resources.llm.batch_size=16", "generation.max_tokens=64",
-                              "resources.generate.num_cpus=1", "report.ngrams=false", *extra])
+                              "resources.generate.num_cpus=1", "report.ngrams=false",
+                              "generation.moral_education=true", *extra])
 
 
 def test_llm_scores_join_the_ensemble_as_the_max(ray_local, write_shard, tmp_path, tiny_model):
@@ -165,7 +166,8 @@ def test_packaged_model_writes_every_output_end_to_end(ray_local, write_shard, t
     ]
     write_shard("real", {"id": ["recipe", "insult", "attack"], "text": texts})
     out = tmp_path / "out"
-    cfg = load_config(None, ["scoring.llm.enabled=false", "generation.max_tokens=160", "resources.generate.num_cpus=1"])
+    cfg = load_config(None, ["scoring.llm.enabled=false", "generation.max_tokens=160", "resources.generate.num_cpus=1",
+                             "generation.moral_education=true"])
     summary = run_curation(str(tmp_path / "in"), str(out), cfg, progress=False)
     assert summary.ok, summary.failed
     scored = {r["id"]: r for r in pq.read_table(out / "scored" / "real.parquet").to_pylist()}
@@ -232,3 +234,38 @@ def test_an_engine_that_keeps_raising_fails_the_batch_and_checkpoints_nothing(tm
     errors = out["stage_error"].to_pylist()
     assert all(e and "generate" in e and "RuntimeError" in e and "3 tries" in e for e in errors), errors
     assert not list((tmp_path / "out").rglob("part-*.parquet"))  # every row is generated again on a re-run
+
+
+class WritesEveryText(EngineDies):
+    """Stands in for the Generator: every text of every kind passes its gates on the first try."""
+
+    def settle(self, gatings, score=None, similarity=None, follow=None):
+        from curation.generation.generator import Draft
+
+        while gatings:
+            joined = []
+            for gating in gatings:
+                gating.drafts = [Draft(f"A {gating.kind} text on {s}", 10, 1, score=0) for s in gating.sources]
+                joined += follow(gating, list(range(len(gating.ids))))
+            gatings = joined
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_moral_education_articles_follow_the_dialogues_only_when_turned_on(tmp_path, on):
+    from curation.report.card import generation_figures
+    from curation.stages.generate import GenerateModels, GenerateStage
+    from curation.stages.verdict import verdict_stage
+
+    cfg = load_config(None, ["scoring.llm.enabled=false", f"generation.moral_education={str(on).lower()}"])
+    cfg_json = cfg.model_dump(mode="json")
+    stage = GenerateStage(cfg_json, threads=1, out=str(tmp_path / "out"),
+                          models=lambda _: GenerateModels(WritesEveryText(), CallsEverythingSafe()))
+    batch = pa.table({"shard": ["s"] * 3, "row_index": [0, 1, 2], "embed_score": [2, 5, 0],
+                      "reason": pa.array([None] * 3, pa.string()), "text": TEXTS[:3]})
+    out = stage(verdict_stage(batch, cfg_json))
+    assert out["route"].to_pylist() == ["rephrase", "refuse", "keep"]
+    assert out["refuseweb_text"].is_valid().to_pylist() == [False, True, False]
+    assert out["moral_text"].is_valid().to_pylist() == [False, on, False]
+    figures = generation_figures(out, cfg)
+    assert ("moral_education" in figures) == on
+    assert ("generation.moral_education" in str(figures.get("off"))) == (not on)  # the card says it is off
