@@ -67,6 +67,8 @@ def _positive(value: object, what: str) -> float:
 def _enabled(cfg: Config, stage: str) -> bool:
     if stage == "llm":
         return cfg.scoring.llm.enabled
+    if stage == "moral_education":
+        return cfg.generation.enabled and cfg.generation.moral_education
     return stage == "embed" or cfg.generation.enabled
 
 

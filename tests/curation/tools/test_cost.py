@@ -47,11 +47,18 @@ def test_doubling_docs_per_s_halves_the_hours():
 
 
 def test_generation_stages_see_their_route_fraction():
-    rows = by_stage(estimate(measured(), load_config(None, ["scoring.llm.enabled=true"]), 3e9))
+    rows = by_stage(estimate(measured(), load_config(None, ["scoring.llm.enabled=true",
+                                                           "generation.moral_education=true"]), 3e9))
     everyone = 3e9 / 300
     assert rows["embed"]["documents"] == rows["llm"]["documents"] == pytest.approx(everyone)
     assert rows["safeweb"]["documents"] == pytest.approx(0.25 * everyone)
     assert rows["refuseweb"]["documents"] == rows["moral_education"]["documents"] == pytest.approx(0.15 * everyone)
+
+
+def test_moral_education_is_costed_only_when_the_profile_turns_it_on():
+    result = estimate(measured(), load_config(), 1e9)  # the CPU default: Moral Education off
+    assert "moral_education" not in by_stage(result) and "safeweb" in by_stage(result)
+    assert "llm, moral_education: turned off in the profile, not costed" in result["notes"]
 
 
 def test_profile_with_generation_off_drops_the_generator_stages():
