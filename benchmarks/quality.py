@@ -123,7 +123,8 @@ def main() -> None:
     print_table(results)
     report = {"what": "leave one source out: heads fitted on every other source, the named one scored",
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": summary,
-              "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds")},
+              "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds",
+                                                                     "confident_levels")},
               "config": cfg.model_dump(mode="json"), "seconds": round(time.time() - started, 1),
               "machine": machine()}
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,8 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     encoder_probs, lexical_probs = out_of_source(embeddings, counted, scores, sources, settings)
     weight, threshold, criterion = choose_blend(encoder_probs, lexical_probs, scores, sources)
     levels = choose_levels(weight * encoder_probs + (1 - weight) * lexical_probs, scores, sources, threshold)
-    print(f"chosen out of source: encoder weight {weight}, level thresholds {levels}", flush=True)
+    print(f"chosen out of source: encoder weight {weight}, level thresholds {levels.thresholds}, confident levels "
+          f"{levels.confident}", flush=True)
     head, lexical = fit_heads(embeddings, counted, scores, sources, settings)
     head.info = {
         "classes": list(range(6)),
@@ -42,12 +43,14 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         "embedding_dim": int(embeddings.shape[1]),
         "max_seq_length": embed_cfg.max_seq_length,
         "encoder_weight": weight,
-        "level_thresholds": list(levels),
+        "level_thresholds": list(levels.thresholds),
+        "confident_levels": list(levels.confident),
         "chosen_by": "every source scored by heads fitted without it; encoder weight and the level-2 threshold: "
                      "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
                      "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
                      "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
-                     "score >= k; level 1: mean over sources of the AUROC of the integer score",
+                     "score >= k; then confident levels (P(score >= 2) at which a row scores at least 3, 4, 5; "
+                     "non-decreasing) for the same sum; level 1: mean over sources of the AUROC of the integer score",
         "criterion_best": criterion[f"{weight}/{threshold}"],
         "settings": {k: v for k, v in vars(settings).items()},
         "rows": len(texts),
@@ -88,7 +91,8 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=6000, help="most rows taken from one source")
     args = parser.parse_args()
     info = fit_default(args.raw, args.out, FitSettings())
-    print(json.dumps({k: info[k] for k in ("rows", "encoder_weight", "level_thresholds", "criterion_best")}))
+    print(json.dumps({k: info[k] for k in ("rows", "encoder_weight", "level_thresholds", "confident_levels",
+                                           "criterion_best")}))
     print(f"written {args.out}")
 
 

@@ -8,6 +8,7 @@ the heads did not see, not what fits one source's style.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -108,11 +109,23 @@ def _criterion(flagged: np.ndarray, truth: np.ndarray, sources: np.ndarray) -> f
 
 LEVEL_STEPS = (0.25, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
 """Candidate thresholds of levels 3, 4 and 5."""
+CONFIDENT_STEPS = (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+"""Candidate values of P(score >= 2) at which a row scores at least 3, 4 and 5."""
+
+
+class Levels(NamedTuple):
+    """How a head's P(score >= k) becomes the 0-5 score (`decode_levels`)."""
+
+    thresholds: tuple[float, ...]
+    """Threshold of each level 1..5 on P(score >= k)."""
+    confident: tuple[float, ...]
+    """P(score >= 2) at which an unsafe row scores at least 3, 4 and 5."""
 
 
 def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, unsafe_threshold: float,
-                  threshold_score: int = 2) -> tuple[float, ...]:
-    """Thresholds of levels 1..5 around the chosen `unsafe_threshold` of level 2, on the out-of-source rows.
+                  threshold_score: int = 2) -> Levels:
+    """Thresholds of levels 1..5 around the chosen `unsafe_threshold` of level 2, and the confident levels, on the
+    out-of-source rows.
 
     The integer score does two jobs: users rank rows by it (any harm against none), and routing reads its severity
     (rephrase against refuse). Levels 3, 4 and 5 maximise the sum of both on the out-of-source rows: the ranking
@@ -123,6 +136,9 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     0.83 -> 0.70 out of source). They are non-decreasing, so the levels a row reaches are contiguous and its severity
     falls one level at a time as its probabilities shrink (a higher threshold on level 3 than on level 4 lets a
     small loss of P(score >= 4), text put around a harmful passage, drop a 4 to a 2 at once).
+    Then, with those fixed, the confident levels (P(score >= 2) at which a row scores at least 3, 4, 5;
+    non-decreasing) maximise the same sum: a row the heads are sure is unsafe ranks above one they barely flag,
+    and is more often severe.
     Level 1: the threshold whose integer score ranks the rows best. Ties go to the first candidate."""
     from itertools import combinations_with_replacement
 
@@ -138,10 +154,14 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     def severity(levels: np.ndarray) -> float:
         return float(np.mean([_criterion(levels >= k, scores >= k, sources) for k in (3, 4, 5)]))
 
-    def both(upper: tuple[float, float, float]) -> float:
-        levels = decode_levels(at_least, (unsafe_threshold, unsafe_threshold, *upper))
+    def both(levels: np.ndarray) -> float:
         return ranking(levels) + severity(levels)
 
-    upper = max(combinations_with_replacement(LEVEL_STEPS, 3), key=both)
-    t1 = max((0.2, 0.3, 0.4, 0.55), key=lambda t: ranking(decode_levels(at_least, (t, unsafe_threshold, *upper))))
-    return (t1, unsafe_threshold, *upper)
+    upper = max(combinations_with_replacement(LEVEL_STEPS, 3),
+                key=lambda up: both(decode_levels(at_least, (unsafe_threshold, unsafe_threshold, *up))))
+    thresholds = (unsafe_threshold, unsafe_threshold, *upper)
+    confident = max(combinations_with_replacement(CONFIDENT_STEPS, 3),
+                    key=lambda sure: both(decode_levels(at_least, thresholds, sure)))
+    t1 = max((0.2, 0.3, 0.4, 0.55),
+             key=lambda t: ranking(decode_levels(at_least, (t, *thresholds[1:]), confident)))
+    return Levels((t1, *thresholds[1:]), confident)

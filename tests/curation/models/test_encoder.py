@@ -166,3 +166,23 @@ def test_auto_device_follows_the_actors_reservation_not_the_gpus_it_can_see(monk
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert encoder.torch_device("auto") == "cpu"
     assert encoder.actor_gpu_ids() is None  # this test process is no actor
+
+
+def test_a_confident_unsafe_row_scores_severe_and_a_barely_flagged_one_stays_mild():
+    from curation.models.score_levels import decode_levels
+
+    # P(score >= k), k = 0..5: three rows whose P(score >= 3..5) stay under their thresholds
+    at_least = np.array([[1.0, 0.9, 0.97, 0.5, 0.3, 0.1],    # sure it is unsafe
+                         [1.0, 0.9, 0.85, 0.5, 0.3, 0.1],
+                         [1.0, 0.6, 0.55, 0.5, 0.3, 0.1],    # barely flagged
+                         [1.0, 0.4, 0.2, 0.1, 0.0, 0.0]])   # safe: the confident levels never raise it
+    thresholds = (0.3, 0.5, 0.55, 0.55, 0.55)
+    assert decode_levels(at_least, thresholds).tolist() == [2, 2, 2, 1]
+    assert decode_levels(at_least, thresholds, (0.8, 0.8, 0.95)).tolist() == [5, 4, 2, 1]
+    assert decode_levels(at_least, thresholds, (0.6, 0.9, 0.99)).tolist() == [4, 3, 2, 1]
+
+
+def test_the_packaged_head_decodes_with_its_confident_levels(classifier):
+    info = json.loads((DEFAULT_HEAD / "head.json").read_text())
+    assert classifier.confident == tuple(info["confident_levels"])
+    assert EmbeddingClassifier(EmbedConfig(cumulative_threshold=0.5)).confident is None  # one threshold for all
