@@ -50,7 +50,7 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
                      "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
                      "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
                      "score >= k; then confident levels (P(score >= 2) at which a row scores at least 3, 4, 5; "
-                     "non-decreasing) for the same sum; level 1: mean over sources of the AUROC of the integer score",
+                     "increasing) for the same sum; level 1: mean over sources of the AUROC of the integer score",
         "criterion_best": criterion[f"{weight}/{threshold}"],
         "settings": {k: v for k, v in vars(settings).items()},
         "rows": len(texts),

@@ -136,11 +136,12 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     0.83 -> 0.70 out of source). They are non-decreasing, so the levels a row reaches are contiguous and its severity
     falls one level at a time as its probabilities shrink (a higher threshold on level 3 than on level 4 lets a
     small loss of P(score >= 4), text put around a harmful passage, drop a 4 to a 2 at once).
-    Then, with those fixed, the confident levels (P(score >= 2) at which a row scores at least 3, 4, 5;
-    non-decreasing) maximise the same sum: a row the heads are sure is unsafe ranks above one they barely flag,
-    and is more often severe.
+    Then, with those fixed, the confident levels (P(score >= 2) at which a row scores at least 3, 4, 5) maximise
+    the same sum: a row the heads are sure is unsafe ranks above one they barely flag, and is more often severe.
+    They are increasing, so a row whose P(score >= 2) shrinks steps down one level at a time (with 0.8 for both 3
+    and 4, a row at 0.81 scores 4 and at 0.79 may score 2).
     Level 1: the threshold whose integer score ranks the rows best. Ties go to the first candidate."""
-    from itertools import combinations_with_replacement
+    from itertools import combinations, combinations_with_replacement
 
     from sklearn.metrics import roc_auc_score
 
@@ -160,8 +161,7 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     upper = max(combinations_with_replacement(LEVEL_STEPS, 3),
                 key=lambda up: both(decode_levels(at_least, (unsafe_threshold, unsafe_threshold, *up))))
     thresholds = (unsafe_threshold, unsafe_threshold, *upper)
-    confident = max(combinations_with_replacement(CONFIDENT_STEPS, 3),
-                    key=lambda sure: both(decode_levels(at_least, thresholds, sure)))
+    confident = max(combinations(CONFIDENT_STEPS, 3), key=lambda sure: both(decode_levels(at_least, thresholds, sure)))
     t1 = max((0.2, 0.3, 0.4, 0.55),
              key=lambda t: ranking(decode_levels(at_least, (t, *thresholds[1:]), confident)))
     return Levels((t1, *thresholds[1:]), confident)

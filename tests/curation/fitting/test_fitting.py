@@ -96,7 +96,7 @@ def test_fitted_default_heads_load_and_rank_harm_above_safe_text(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["SOURCES.md", "head.json", "head.safetensors",
                                                     "lexical.json", "lexical.safetensors"]
     assert len(info["level_thresholds"]) == 5 and 0.0 <= info["encoder_weight"] <= 1.0
-    assert len(info["confident_levels"]) == 3 and info["confident_levels"] == sorted(info["confident_levels"])
+    assert len(set(info["confident_levels"])) == 3 and info["confident_levels"] == sorted(info["confident_levels"])
     assert json.loads((out / "head.json").read_text())["sources"][0]["source"] == "davidson"
     assert "t-davidson/hate-speech-and-offensive-language" in (out / "SOURCES.md").read_text()
     classifier = EmbeddingClassifier(EmbedConfig(head=str(out)))
