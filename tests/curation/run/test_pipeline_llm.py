@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -219,18 +220,24 @@ class CallsEverythingSafe:
         return [1.0] * len(texts)
 
 
-def test_an_engine_that_keeps_raising_fails_the_batch_and_checkpoints_nothing(tmp_path):
+def generate_three_rows(cfg, generator, out: Path) -> pa.Table:
+    """The generate stage, with `generator` standing in for the Generator, on three rows embedded as 2, 5 and 0
+    (rephrase, refuse, keep with the default routing)."""
     from curation.stages.generate import GenerateModels, GenerateStage
     from curation.stages.verdict import verdict_stage
 
-    cfg = load_config(None, ["scoring.llm.enabled=false", "routing.keep_max=0", "routing.rephrase_max=3",
-                             "failures.backoff_s=0"])
     cfg_json = cfg.model_dump(mode="json")
-    stage = GenerateStage(cfg_json, threads=1, out=str(tmp_path / "out"),
-                          models=lambda _: GenerateModels(EngineDies(), CallsEverythingSafe()))
+    stage = GenerateStage(cfg_json, threads=1, out=str(out),
+                          models=lambda _: GenerateModels(generator, CallsEverythingSafe()))
     batch = pa.table({"shard": ["s"] * 3, "row_index": [0, 1, 2], "embed_score": [2, 5, 0],
                       "reason": pa.array([None] * 3, pa.string()), "text": TEXTS[:3]})
-    out = stage(verdict_stage(batch, cfg_json))
+    return stage(verdict_stage(batch, cfg_json))
+
+
+def test_an_engine_that_keeps_raising_fails_the_batch_and_checkpoints_nothing(tmp_path):
+    cfg = load_config(None, ["scoring.llm.enabled=false", "routing.keep_max=0", "routing.rephrase_max=3",
+                             "failures.backoff_s=0"])
+    out = generate_three_rows(cfg, EngineDies(), tmp_path / "out")
     errors = out["stage_error"].to_pylist()
     assert all(e and "generate" in e and "RuntimeError" in e and "3 tries" in e for e in errors), errors
     assert not list((tmp_path / "out").rglob("part-*.parquet"))  # every row is generated again on a re-run
@@ -253,16 +260,9 @@ class WritesEveryText(EngineDies):
 @pytest.mark.parametrize("on", [False, True])
 def test_moral_education_articles_follow_the_dialogues_only_when_turned_on(tmp_path, on):
     from curation.report.card import generation_figures
-    from curation.stages.generate import GenerateModels, GenerateStage
-    from curation.stages.verdict import verdict_stage
 
     cfg = load_config(None, ["scoring.llm.enabled=false", f"generation.moral_education={str(on).lower()}"])
-    cfg_json = cfg.model_dump(mode="json")
-    stage = GenerateStage(cfg_json, threads=1, out=str(tmp_path / "out"),
-                          models=lambda _: GenerateModels(WritesEveryText(), CallsEverythingSafe()))
-    batch = pa.table({"shard": ["s"] * 3, "row_index": [0, 1, 2], "embed_score": [2, 5, 0],
-                      "reason": pa.array([None] * 3, pa.string()), "text": TEXTS[:3]})
-    out = stage(verdict_stage(batch, cfg_json))
+    out = generate_three_rows(cfg, WritesEveryText(), tmp_path / "out")
     assert out["route"].to_pylist() == ["rephrase", "refuse", "keep"]
     assert out["refuseweb_text"].is_valid().to_pylist() == [False, True, False]
     assert out["moral_text"].is_valid().to_pylist() == [False, on, False]
