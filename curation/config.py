@@ -37,7 +37,7 @@ class EmbedConfig(Section):
     """Encoder input length in tokens; longer documents are split into chunks of this size."""
     cumulative_threshold: float | None = Field(None, gt=0.0, le=1.0)
     """One threshold for every level: a score is the highest k with P(score >= k) >= this; lower favours recall.
-    Empty = the per-level thresholds the head was calibrated with (its head.json), else 0.5."""
+    Empty = the per-level thresholds and confident levels the head was calibrated with (its head.json), else 0.5."""
     max_chunks: int = Field(64, gt=0)
     """At most this many chunks are scored per document (a document's score is the max over its pieces)."""
     window_tokens: int = Field(64, ge=0)
