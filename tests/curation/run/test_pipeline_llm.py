@@ -259,7 +259,7 @@ class WritesEveryText(EngineDies):
 
 @pytest.mark.parametrize("on", [False, True])
 def test_moral_education_articles_follow_the_dialogues_only_when_turned_on(tmp_path, on):
-    from curation.report.card import generation_figures
+    from curation.report.card import generation_figures, generation_markdown
 
     cfg = load_config(None, ["scoring.llm.enabled=false", f"generation.moral_education={str(on).lower()}"])
     out = generate_three_rows(cfg, WritesEveryText(), tmp_path / "out")
@@ -269,3 +269,5 @@ def test_moral_education_articles_follow_the_dialogues_only_when_turned_on(tmp_p
     figures = generation_figures(out, cfg)
     assert ("moral_education" in figures) == on
     assert ("generation.moral_education" in str(figures.get("off"))) == (not on)  # the card says it is off
+    assert ("moral_education: off (generation.moral_education)" in "\n".join(
+        generation_markdown({"generation": figures}))) == (not on)
