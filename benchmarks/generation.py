@@ -48,9 +48,9 @@ import pyarrow.parquet as pq
 
 from benchmarks.common import versions
 from curation.report.card import mean_present
+from curation.schema import GENERATION_KINDS
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "heldout_eval.jsonl"
-STAGES = ("safeweb", "refuseweb", "moral_education")
 MIN_DROP = 1.5
 ON_TOPIC = 0.35
 """Encoder cosine to the source at or above which a generated text counts as on its source's topic."""
@@ -93,7 +93,7 @@ def faithfulness(out_dir: Path, stem: str) -> dict:
     scored = pq.read_table(out_dir / "scored" / f"{stem}.parquet").to_pylist()
     text_of = {str(r["id"]): r["text"] for r in scored}
     figures = {}
-    for name in STAGES:
+    for name in GENERATION_KINDS:
         table = _read(out_dir / name / f"{stem}.parquet")
         rows = [] if table is None else [r for r in table.to_pylist() if str(r["source_id"]) in text_of]
         if not rows:
@@ -152,9 +152,9 @@ def _read(path: Path) -> pa.Table | None:
 
 
 def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None,
-              moral_education: bool = True) -> dict:
-    """Per-stage figures of one committed shard `stem` under `out_dir` (the per-shard output contract); Moral
-    Education only when the run had it on (`moral_education`).
+              kinds: tuple[str, ...] = GENERATION_KINDS) -> dict:
+    """Per-stage figures of one committed shard `stem` under `out_dir` (the per-shard output contract), for the
+    generated `kinds` the run wrote (its `GenerationConfig.kinds`).
 
     `labels` maps scored ids to harmful (True) / benign (False); without it a `harmful` column of scored/ is
     used when present. `missing` lists the outputs that lack a column the figures need.
@@ -173,7 +173,6 @@ def summarise(out_dir: Path, stem: str, labels: dict[str, bool] | None = None,
     for row in reject_rows:
         gate_rejects[row.get("stage") or "input"][row["reason"]] += 1
 
-    kinds = STAGES if moral_education else STAGES[:2]
     tables = {name: _read(out_dir / name / f"{stem}.parquet") for name in kinds}
     missing = [f"{name}/{stem}.parquet" + ("" if table is None else ": no safety_score column")
                for name, table in tables.items() if table is None or "safety_score" not in table.column_names]
@@ -350,7 +349,7 @@ def main() -> None:
         reused = stem in run.skipped
         if reused:
             print(f"note: {out_dir} already held this shard committed with this config; measuring those outputs")
-        summary = summarise(Path(out_dir), stem, labels, cfg.generation.moral_education)
+        summary = summarise(Path(out_dir), stem, labels, cfg.generation.kinds)
         if args.raw is not None:
             add_real_text_figures(summary, faithfulness(Path(out_dir), stem))
     if summary["missing"]:

@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from curation.schema import GENERATION_KINDS, MORAL_EDUCATION
+
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, so a typo never passes silently."""
@@ -158,6 +160,14 @@ class GenerationConfig(Section):
     drifting for max_tokens. Moral Education articles always get max_tokens."""
     min_reply_tokens: int = Field(96, gt=0)
     """The smallest token budget of a SafeWeb rewrite or RefuseWeb dialogue."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The generated kinds this config writes, in output order: none when generation is off, Moral Education
+        only when `moral_education` is on. Every layer that asks whether a kind runs asks here."""
+        if not self.enabled:
+            return ()
+        return tuple(kind for kind in GENERATION_KINDS if kind != MORAL_EDUCATION or self.moral_education)
     temperature: float = Field(0.7, ge=0.0)
     """Sampling temperature of the generators."""
     top_p: float = Field(1.0, gt=0.0, le=1.0)

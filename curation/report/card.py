@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from curation import __version__
 from curation.config import Config
-from curation.schema import GENERATION_KINDS, MORAL_EDUCATION, PREFIX, SCORE_BANDS
+from curation.schema import MORAL_EDUCATION, PREFIX, SCORE_BANDS
 
 CARD_VERSION = 2
 """2: generation per stage, n-gram rates per slice, examples, safecurate_version."""
@@ -51,11 +51,9 @@ def generation_figures(scores: pa.Table, cfg: Config) -> dict:
     turned off has no figures but a line in `off` saying why."""
     by_row = scores["safety_score"].to_pylist()
     figures: dict = {}
-    if not cfg.generation.moral_education:
+    if MORAL_EDUCATION not in cfg.generation.kinds:
         figures["off"] = {MORAL_EDUCATION: MORAL_EDUCATION_OFF}
-    for folder in GENERATION_KINDS:
-        if folder == MORAL_EDUCATION and not cfg.generation.moral_education:
-            continue
+    for folder in cfg.generation.kinds:
         prefix = PREFIX[folder]
         written = scores[f"{prefix}_text"].is_valid()
         gate = scores[f"{prefix}_gate"]

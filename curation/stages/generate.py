@@ -101,7 +101,7 @@ class GenerateStage(Stage):
         def follow(done: Gating, settled: list[int]) -> list[Gating]:
             """The Moral Education articles of the dialogues that just passed their gates (none when
             `generation.moral_education` is off)."""
-            if not self.cfg.generation.moral_education:
+            if MORAL_EDUCATION not in self.cfg.generation.kinds:
                 return []
             passed = [r for r in settled if done.kind == REFUSEWEB and done.drafts[r].text is not None]
             if not passed:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from curation.config import Config, RoutingConfig, StageResources
+from curation.schema import GENERATION_KINDS
 
 STAGES = {"embed": ("embed", None), "llm": ("llm", None), "safeweb": ("generate", "rephrase"),
           "refuseweb": ("generate", "refuse"), "moral_education": ("generate", "refuse")}
@@ -67,9 +68,9 @@ def _positive(value: object, what: str) -> float:
 def _enabled(cfg: Config, stage: str) -> bool:
     if stage == "llm":
         return cfg.scoring.llm.enabled
-    if stage == "moral_education":
-        return cfg.generation.enabled and cfg.generation.moral_education
-    return stage == "embed" or cfg.generation.enabled
+    if stage in GENERATION_KINDS:
+        return stage in cfg.generation.kinds
+    return stage == "embed"
 
 
 def _cost(stage: str, documents: float, figures: dict | None, res: StageResources) -> dict:

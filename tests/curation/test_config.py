@@ -46,3 +46,10 @@ def test_every_field_is_described():
 def test_routes_follow_thresholds():
     routing = Config().routing
     assert [routing.route(s) for s in range(6)] == ["keep", "rephrase", "rephrase", "rephrase", "refuse", "refuse"]
+
+
+def test_generated_kinds_follow_the_switches():
+    assert load_config(None, []).generation.kinds == ("safeweb", "refuseweb")
+    assert load_config(None, ["generation.moral_education=true"]).generation.kinds == (
+        "safeweb", "refuseweb", "moral_education")
+    assert load_config(None, ["generation.enabled=false", "generation.moral_education=true"]).generation.kinds == ()
