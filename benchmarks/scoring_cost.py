@@ -1,5 +1,5 @@
 """What dilution-proof scoring costs: embedding-classifier docs/s with chunks only, + sentence windows, + the
-lexical head (the default), as a bare loop on the throughput benchmark's corpus (same texts, batches, threads).
+lexical head (the default), + edge pieces on more paragraphs, as a bare loop on the throughput benchmark's corpus (same texts, batches, threads).
 
     python -m benchmarks.scoring_cost [--docs 320] [--json benchmarks/results/scoring_cost.json]
 """
@@ -18,6 +18,7 @@ VARIANTS = {
     "chunks, encoder head": {"window_tokens": 0, "lexical": False},
     "chunks + sentence windows, encoder head": {"window_tokens": 64, "lexical": False},
     "chunks + sentence windows + lexical (default)": {},
+    "the same, edge pieces on the first and last 4 paragraphs": {"edge_paragraphs": 4},
 }
 
 

@@ -43,8 +43,13 @@ class EmbedConfig(Section):
     max_chunks: int = Field(64, gt=0)
     """At most this many chunks are scored per document (a document's score is the max over its pieces)."""
     window_tokens: int = Field(64, ge=0)
-    """Each sentence (cut to this many tokens) is also scored alone, so surrounding text cannot dilute a harmful
-    one; 0 = chunks only."""
+    """Each paragraph's sentences, packed into windows of at most this many tokens (a longer sentence is cut), are
+    also scored, and a short paragraph near either end without its edge sentences, so surrounding text cannot
+    dilute a harmful passage; 0 = chunks only."""
+    edge_paragraphs: int = Field(2, ge=0)
+    """A short paragraph among the first (last) this many is also scored without its first (last) 1-3 sentences:
+    a harmful paragraph keeps those pieces when up to this many - 1 paragraphs are put before (after) it. Each one
+    more costs encoder time on every document (benchmarks/results/scoring_cost.json)."""
     lexical: bool = True
     """Blend in the head folder's lexical n-gram model (lexical.safetensors) when it has one."""
     device: str = "auto"

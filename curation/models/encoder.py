@@ -125,7 +125,8 @@ def _cut(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
             for start in range(0, len(offsets), size)]
 
 
-def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens: int, max_chunks: int):
+def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens: int, max_chunks: int,
+                  edge_paragraphs: int = 2):
     """The pieces a document is scored on: near-equal chunks of at most `chunk_tokens` encoder tokens and, with
     `window_tokens` > 0, windows that text around a harmful passage cannot dilute (see `_windows`). Only the first
     `max_chunks` chunks' worth of text is read; a piece that repeats another of its document is scored once.
@@ -143,7 +144,7 @@ def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens:
             text = text[:offsets[-1][1]]
         document = [piece for piece, _ in _chunks(text, offsets, window)]
         if window_tokens > 0:
-            document += _windows(tokenizer, text, window, window_tokens)
+            document += _windows(tokenizer, text, window, window_tokens, edge_paragraphs)
         unique = list(dict.fromkeys(p for p in document if p.strip())) or [text]
         pieces += unique
         owners += [i] * len(unique)
@@ -152,7 +153,8 @@ def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens:
 
 PARAGRAPH_END = re.compile(r"\n\s*\n")
 EDGE_SENTENCES = 3
-"""A short first (last) paragraph is also scored without up to this many of its first (last) sentences."""
+"""A short paragraph near either end of a document is also scored without up to this many of its first (last)
+sentences; the document's first paragraph without up to twice as many first sentences."""
 
 
 def _chunks(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
@@ -163,27 +165,32 @@ def _chunks(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
     return _cut(text, offsets, -(-len(offsets) // count))
 
 
-def _windows(tokenizer, text: str, chunk: int, window_tokens: int) -> list[str]:
-    """Each paragraph (when there are several), its sentences packed into windows of at most `window_tokens`, and,
-    when the first (last) paragraph has at most 2 x `window_tokens` tokens, that paragraph without its first (last)
-    1..EDGE_SENTENCES sentences: an instruction or a benign paragraph put before or after a harmful text is left
-    out of some window."""
+def _windows(tokenizer, text: str, chunk: int, window_tokens: int, edge_paragraphs: int) -> list[str]:
+    """Each paragraph (when there are several), its sentences packed into windows of at most `window_tokens`, and
+    the edge pieces of a short paragraph (at most 2 x `window_tokens` tokens) near either end: without its first
+    (last) 1..EDGE_SENTENCES sentences. The set does not shift when text is put around a harmful passage: up to
+    `edge_paragraphs` - 1 paragraphs put before (after) it leave its edge pieces in place, and an instruction of up to
+    EDGE_SENTENCES sentences run into its first paragraph is dropped whole before the passage's own drops begin
+    (twice as many drops there)."""
     paragraphs = [p.strip() for p in PARAGRAPH_END.split(text) if p.strip()]
     encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True,
                         return_attention_mask=False, verbose=False)["offset_mapping"] if paragraphs else []
     out = []
+    last = len(paragraphs) - 1
     for number, (paragraph, offsets) in enumerate(zip(paragraphs, encoded, strict=True)):
         sentences = [s.strip() for s in SENTENCE_END.split(paragraph) if s and s.strip()]
         packed = _pack(tokenizer, sentences, max(1, window_tokens - 2))
         if len(paragraphs) > 1 and len(packed) > 1:  # a paragraph in one window is that window already
             out += [piece for piece, _ in _chunks(paragraph, offsets, chunk)]
         out += packed
-        if 1 < len(sentences) and len(offsets) <= 2 * window_tokens:
-            edges = range(1, min(EDGE_SENTENCES, len(sentences) - 1) + 1)
-            if number == 0:  # an instruction put in front of the text
-                out += [" ".join(sentences[k:]) for k in edges]
-            if number == len(paragraphs) - 1:  # text put after it
-                out += [" ".join(sentences[:-k]) for k in edges]
+        if len(sentences) < 2 or len(offsets) > 2 * window_tokens:
+            continue
+        if number < edge_paragraphs:  # text put in front of it
+            drops = range(1, min(EDGE_SENTENCES * (2 if number == 0 else 1), len(sentences) - 1) + 1)
+            out += [" ".join(sentences[k:]) for k in drops]
+        if number > last - edge_paragraphs:  # text put after it
+            drops = range(1, min(EDGE_SENTENCES, len(sentences) - 1) + 1)
+            out += [" ".join(sentences[:-k]) for k in drops]
     return out
 
 
@@ -250,7 +257,7 @@ class EmbeddingClassifier:
     def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(score per text, P(score >= 2) per text, token count per text)."""
         pieces, owners, counts = split_windows(self.encoder.tokenizer, texts, self.cfg.max_seq_length,
-                                               self.cfg.window_tokens, self.cfg.max_chunks)
+                                               self.cfg.window_tokens, self.cfg.max_chunks, self.cfg.edge_paragraphs)
         at_least = np.zeros((len(texts), CLASSES))
         np.maximum.at(at_least, owners, cumulative(self.probabilities(pieces)))
         return decode_levels(at_least, self.thresholds, self.confident), at_least[:, 2], counts

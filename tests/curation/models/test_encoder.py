@@ -79,6 +79,23 @@ PARAGRAPHS = [
 ]
 
 
+def test_text_put_around_a_document_leaves_its_pieces_in_place(classifier):
+    """Every piece a short document is scored on is still scored when a paragraph is put before or after it, and
+    its first sentences are still dropped one by one when the preface is run into it."""
+    tokenizer = classifier.encoder.tokenizer
+    text = ("Nice weather today. I found his address online. I will wait outside his house tonight. "
+            "He will regret it.")
+
+    def pieces(document: str) -> set[str]:
+        return set(split_windows(tokenizer, [document], 256, 64, 8)[0])
+
+    own = pieces(text)
+    assert "He will regret it." in own and "Nice weather today." in own
+    assert own <= pieces(f"{PREFACE}\n\n{text}") and own <= pieces(f"{text}\n\n{PARAGRAPHS[0]}")
+    assert own <= pieces(f"{PARAGRAPHS[1]}\n\n{text}\n\n{PARAGRAPHS[0]}")
+    assert {p for p in own if text.endswith(p)} <= pieces(f"{PREFACE} {text}")
+
+
 def test_surrounding_paragraphs_do_not_wash_out_a_harmful_document(classifier):
     """Unsafe seed rows keep their embedding score within 1 when benign or instruction-like paragraphs (the
     prompt-injection preface among them) are put before or after them: 95% of (row, variant) pairs at least."""
