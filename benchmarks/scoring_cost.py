@@ -1,5 +1,6 @@
 """What dilution-proof scoring costs: embedding-classifier docs/s with chunks only, + sentence windows, + the
-lexical head (the default), + edge pieces on more paragraphs, as a bare loop on the throughput benchmark's corpus (same texts, batches, threads).
+lexical head (the default), + edge pieces on more paragraphs, as a bare loop on the throughput benchmark's
+corpus (same texts, batches, threads).
 
     python -m benchmarks.scoring_cost [--docs 320] [--json benchmarks/results/scoring_cost.json]
 """

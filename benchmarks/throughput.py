@@ -75,6 +75,12 @@ def engine_room(gpu: bool, cfg: Config, timeout: float = 120) -> None:
         time.sleep(1)
 
 
+GENERATION_RUN = ("generation.enabled=true", "generation.moral_education=true", "generation.gates.candidates=1",
+                  "generation.gates.retries=0", "routing.keep_max=0")
+"""The generator runs' settings: every generated kind, Moral Education too (off on the CPU default, but `safecurate
+plan` costs it under a profile that turns it on), one candidate and no retry per row, nothing kept."""
+
+
 def corpus(count: int) -> list[str]:
     """`count` documents: the bundled sample's texts in turn, each copy marked so no two are equal."""
     texts = [json.loads(line)["text"] for line in SAMPLE.read_text().splitlines() if line.strip()]
@@ -319,8 +325,7 @@ def main() -> None:
 
         if not args.skip_generation:
             print("generators ...", flush=True)
-            gen = ["generation.enabled=true", "generation.gates.candidates=1", "generation.gates.retries=0",
-                   "routing.keep_max=0"]
+            gen = GENERATION_RUN
             scored = pq.read_table(tmp / "out-8" / "scored").to_pylist()
             unsafe = [r["text"] for r in sorted(scored, key=lambda r: -r["safety_score"])][: args.gen_docs]
             engine_room(args.gpu, base)

@@ -1,7 +1,8 @@
 """The GPU benchmark's configs: cluster/gpu.yaml's engine settings and reservations, placeable on one GPU."""
 
-from benchmarks.throughput import PROFILE, bench_config, report
+from benchmarks.throughput import GENERATION_RUN, PROFILE, bench_config, report
 from curation.config import load_config
+from curation.schema import GENERATION_KINDS
 from curation.tools.check import Node, check_placement
 
 
@@ -26,3 +27,8 @@ def test_only_stages_that_reserve_a_gpu_are_labelled_cuda():
     for gpu, expected in ((True, ["cpu", "cpu", "cuda", "cuda", "cuda"]), (False, ["cpu"] * 5)):
         measured = report(gpu, bench_config(gpu), dict.fromkeys(stages, figures), scaling, {}, 1.0)["stages"]
         assert [measured[name]["device"] for name in stages] == expected
+
+
+def test_every_generator_is_measured_whatever_the_default_runs():
+    for gpu in (False, True):
+        assert bench_config(gpu, *GENERATION_RUN).generation.kinds == GENERATION_KINDS
