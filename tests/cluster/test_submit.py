@@ -88,6 +88,12 @@ def cluster():
         kill(f"SAFECURATE_TEST_CLUSTER={temp_dir}")
 
 
+def why(cluster: str, job_id: str) -> str:
+    """What a failed job says: the Jobs API's message (set when the job fails before its driver logs anything,
+    e.g. while its working directory is set up) and the end of its logs."""
+    return f"{jobs.status(cluster, job_id)['message']}\n{jobs.logs(cluster, job_id)[-3000:]}"
+
+
 def scored(out: Path) -> dict:
     return {stem: sorted((r["id"], r["safety_score"], r["embed_score"], r["route"])
                          for r in pq.read_table(out / "scored" / f"{stem}.parquet").to_pylist())
@@ -102,7 +108,7 @@ def test_a_job_submitted_to_a_two_node_cluster_commits_what_a_local_run_commits(
     shards = str(tmp_path / "in" / "*.parquet")
     job_id = jobs.submit(cluster, jobs.curate_entrypoint(shards, str(tmp_path / "remote"), overrides=OPTIONS))
     status = jobs.wait(cluster, job_id, timeout=600)
-    assert status == "SUCCEEDED", jobs.logs(cluster, job_id)[-3000:]
+    assert status == "SUCCEEDED", why(cluster, job_id)
     assert jobs.status(cluster, job_id)["status"] == "SUCCEEDED"
     assert "committed a" in jobs.logs(cluster, job_id)
 
@@ -131,7 +137,7 @@ def test_a_resubmission_redoes_only_the_shard_that_failed(cluster, write_shard, 
 
     write_shard("junk", {"id": ["j0", "j1"], "text": TEXTS[:2]})  # the user mends the shard and resubmits
     second = jobs.submit(cluster, jobs.curate_entrypoint(shards, str(out), overrides=OPTIONS))
-    assert jobs.wait(cluster, second, timeout=600) == "SUCCEEDED", jobs.logs(cluster, second)[-3000:]
+    assert jobs.wait(cluster, second, timeout=600) == "SUCCEEDED", why(cluster, second)
     logs = jobs.logs(cluster, second)
     assert "skipping 1 committed shard(s)" in logs and "committed junk" in logs and "committed a:" not in logs
     assert (out / "_manifest" / "a.json").read_bytes() == committed
@@ -166,7 +172,7 @@ def test_a_worker_node_killed_during_the_run_does_not_lose_a_shard(cluster, writ
     victim = node_running_an_actor(cluster)
     kill(f"SAFECURATE_TEST_NODE={victim}")  # its raylet, workers and actors die at once
     status = jobs.wait(cluster, job_id, timeout=600)
-    assert status == "SUCCEEDED", jobs.logs(cluster, job_id)[-3000:]
+    assert status == "SUCCEEDED", why(cluster, job_id)
     for stem in ("a", "b"):
         rows = pq.read_table(tmp_path / "remote" / "scored" / f"{stem}.parquet").to_pylist()
         assert sorted(r["id"] for r in rows) == sorted(f"{stem}{i}" for i in range(12))
