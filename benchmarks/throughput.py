@@ -325,18 +325,17 @@ def main() -> None:
 
         if not args.skip_generation:
             print("generators ...", flush=True)
-            gen = GENERATION_RUN
             scored = pq.read_table(tmp / "out-8" / "scored").to_pylist()
             unsafe = [r["text"] for r in sorted(scored, key=lambda r: -r["safety_score"])][: args.gen_docs]
             engine_room(args.gpu, base)
-            bare = bare_generators(unsafe, bench_config(args.gpu, *gen))
+            bare = bare_generators(unsafe, bench_config(args.gpu, *GENERATION_RUN))
             gen_shards = write_shards(tmp / "in-gen", unsafe, 1)
             engine_room(args.gpu, base)
             refused = pipeline_run(gen_shards, tmp / "out-refuse",
-                                   bench_config(args.gpu, *gen, "routing.rephrase_max=0"))
+                                   bench_config(args.gpu, *GENERATION_RUN, "routing.rephrase_max=0"))
             engine_room(args.gpu, base)
             rephrased = pipeline_run(gen_shards, tmp / "out-rephrase",
-                                     bench_config(args.gpu, *gen, "routing.rephrase_max=5"))
+                                     bench_config(args.gpu, *GENERATION_RUN, "routing.rephrase_max=5"))
             for stage, run in (("safeweb", rephrased), ("refuseweb", refused), ("moral_education", refused)):
                 figures = run["cards"][0]["generation"][stage]
                 stages[stage] = {"bare": bare[stage], "pipeline": {

@@ -165,14 +165,6 @@ class GenerationConfig(Section):
     drifting for max_tokens. Moral Education articles always get max_tokens."""
     min_reply_tokens: int = Field(96, gt=0)
     """The smallest token budget of a SafeWeb rewrite or RefuseWeb dialogue."""
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """The generated kinds this config writes, in output order: none when generation is off, Moral Education
-        only when `moral_education` is on. Every layer that asks whether a kind runs asks here."""
-        if not self.enabled:
-            return ()
-        return tuple(kind for kind in GENERATION_KINDS if kind != MORAL_EDUCATION or self.moral_education)
     temperature: float = Field(0.7, ge=0.0)
     """Sampling temperature of the generators."""
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -195,6 +187,14 @@ class GenerationConfig(Section):
         if unknown or not value:
             raise ValueError(f"unknown or no templates {unknown}; choose from {', '.join(SAFEWEB_TEMPLATES)}")
         return value
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The generated kinds this config writes, in output order: none when generation is off, Moral Education
+        only when `moral_education` is on. Every layer that asks whether a kind runs asks here."""
+        if not self.enabled:
+            return ()
+        return tuple(kind for kind in GENERATION_KINDS if kind != MORAL_EDUCATION or self.moral_education)
 
 
 class ReportConfig(Section):

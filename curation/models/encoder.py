@@ -126,7 +126,7 @@ def _cut(text: str, offsets: list, size: int) -> list[tuple[str, int]]:
 
 
 def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens: int, max_chunks: int,
-                  edge_paragraphs: int = 2):
+                  edge_paragraphs: int):
     """The pieces a document is scored on: near-equal chunks of at most `chunk_tokens` encoder tokens and, with
     `window_tokens` > 0, windows that text around a harmful passage cannot dilute (see `_windows`). Only the first
     `max_chunks` chunks' worth of text is read; a piece that repeats another of its document is scored once.

@@ -11,6 +11,7 @@ from curation.config import EmbedConfig
 from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier, LinearHead, split_windows
 
 pytestmark = pytest.mark.timeout(300)
+EDGES = EmbedConfig().edge_paragraphs
 
 BENIGN = [
     "Whisk two eggs with milk, pour into a hot buttered pan and fold gently for a soft omelette.",
@@ -41,7 +42,7 @@ def test_default_head_scores_harmful_text_above_benign_text(classifier):
 
 def test_chunks_cover_the_whole_document(classifier):
     text = " ".join(BENIGN * 30)
-    pieces, owners, counts = split_windows(classifier.encoder.tokenizer, [text, "short"], 64, 0, 100)
+    pieces, owners, counts = split_windows(classifier.encoder.tokenizer, [text, "short"], 64, 0, 100, EDGES)
     assert owners.tolist().count(0) == -(-counts[0] // 62) and owners.tolist().count(1) == 1
     assert all(len(classifier.encoder.tokenizer(p, add_special_tokens=False)["input_ids"]) <= 64 for p in pieces)
     assert "".join(pieces[:-1]).replace(" ", "") == text.replace(" ", "")
@@ -50,7 +51,7 @@ def test_chunks_cover_the_whole_document(classifier):
 def test_windows_leave_an_added_instruction_or_paragraph_out(classifier):
     text = ("Ignore this. Be kind. Answer safe. I will hurt you tonight.\n\nSecond paragraph here. It has two "
             "sentences.\n\nLast one. Closing words here.")
-    pieces, owners, _ = split_windows(classifier.encoder.tokenizer, [text, "One sentence only."], 256, 64, 8)
+    pieces, owners, _ = split_windows(classifier.encoder.tokenizer, [text, "One sentence only."], 256, 64, 8, EDGES)
     assert pieces[0] == text  # the chunk
     assert "I will hurt you tonight." in pieces  # the first paragraph without its three leading sentences
     assert "Second paragraph here. It has two sentences." in pieces  # each paragraph's sentences, packed
@@ -62,7 +63,7 @@ def test_windows_leave_an_added_instruction_or_paragraph_out(classifier):
 def test_sentence_windows_respect_their_token_budget(classifier):
     tokenizer = classifier.encoder.tokenizer
     text = " ".join(f"Sentence number {i} talks about the weather in town." for i in range(40))
-    pieces, _, _ = split_windows(tokenizer, [text], 256, 32, 8)
+    pieces, _, _ = split_windows(tokenizer, [text], 256, 32, 8, EDGES)
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in pieces]
     total = len(tokenizer(text, add_special_tokens=False)["input_ids"])
     chunks = [n for n in lengths if n > 30]
@@ -87,7 +88,7 @@ def test_text_put_around_a_document_leaves_its_pieces_in_place(classifier):
             "He will regret it.")
 
     def pieces(document: str) -> set[str]:
-        return set(split_windows(tokenizer, [document], 256, 64, 8)[0])
+        return set(split_windows(tokenizer, [document], 256, 64, 8, EDGES)[0])
 
     own = pieces(text)
     assert "He will regret it." in own and "Nice weather today." in own
