@@ -124,7 +124,7 @@ def main() -> None:
     report = {"what": "leave one source out: heads fitted on every other source, the named one scored",
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": summary,
               "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds",
-                                                                     "confident_levels")},
+                                                                     "confident_levels", "level_one_from")},
               "config": cfg.model_dump(mode="json"), "seconds": round(time.time() - started, 1),
               "machine": machine()}
     args.json.parent.mkdir(parents=True, exist_ok=True)

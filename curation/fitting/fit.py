@@ -35,7 +35,7 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     weight, threshold, criterion = choose_blend(encoder_probs, lexical_probs, scores, sources)
     levels = choose_levels(weight * encoder_probs + (1 - weight) * lexical_probs, scores, sources, threshold)
     print(f"chosen out of source: encoder weight {weight}, level thresholds {levels.thresholds}, confident levels "
-          f"{levels.confident}", flush=True)
+          f"{levels.confident}, level 1 from P(score >= {levels.level_one_from})", flush=True)
     head, lexical = fit_heads(embeddings, counted, scores, sources, settings)
     head.info = {
         "classes": list(range(6)),
@@ -45,12 +45,14 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         "encoder_weight": weight,
         "level_thresholds": list(levels.thresholds),
         "confident_levels": list(levels.confident),
+        "level_one_from": levels.level_one_from,
         "chosen_by": "every source scored by heads fitted without it; encoder weight and the level-2 threshold: "
                      "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
                      "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
                      "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
                      "score >= k; then confident levels (P(score >= 2) at which a row scores at least 3, 4, 5; "
-                     "increasing) for the same sum; level 1: mean over sources of the AUROC of the integer score",
+                     "increasing) for the same sum; level 1 (from P(score >= 1) or, under the level-2 threshold, from "
+                     "P(score >= 2)): mean over sources of the AUROC of the integer score",
         "criterion_best": criterion[f"{weight}/{threshold}"],
         "settings": {k: v for k, v in vars(settings).items()},
         "rows": len(texts),
@@ -92,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     info = fit_default(args.raw, args.out, FitSettings())
     print(json.dumps({k: info[k] for k in ("rows", "encoder_weight", "level_thresholds", "confident_levels",
-                                           "criterion_best")}))
+                                           "level_one_from", "criterion_best")}))
     print(f"written {args.out}")
 
 

@@ -8,14 +8,13 @@ the heads did not see, not what fits one source's style.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from curation.fitting.classifier import fit_softmax
 from curation.models.encoder import LinearHead
 from curation.models.lexical import LexicalHead, fit_idf, tfidf
-from curation.models.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels
+from curation.models.score_levels import CLASSES, Levels, cumulative, decode_cumulative, decode_levels
 
 MAX_ITER = 500
 """lbfgs iterations per head fit (17 out-of-source fits of a 262,144-bucket lexical head must stay minutes)."""
@@ -111,15 +110,9 @@ LEVEL_STEPS = (0.25, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
 """Candidate thresholds of levels 3, 4 and 5."""
 CONFIDENT_STEPS = (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 """Candidate values of P(score >= 2) at which a row scores at least 3, 4 and 5."""
-
-
-class Levels(NamedTuple):
-    """How a head's P(score >= k) becomes the 0-5 score (`decode_levels`)."""
-
-    thresholds: tuple[float, ...]
-    """Threshold of each level 1..5 on P(score >= k)."""
-    confident: tuple[float, ...]
-    """P(score >= 2) at which an unsafe row scores at least 3, 4 and 5."""
+LEVEL_ONE_STEPS = ((1, 0.2), (1, 0.3), (1, 0.4), (1, 0.55), (2, 0.15), (2, 0.2), (2, 0.25), (2, 0.3), (2, 0.35),
+                   (2, 0.4))
+"""Candidate (k, threshold) of level 1: P(score >= k) at which a row that is not unsafe scores 1."""
 
 
 def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, unsafe_threshold: float,
@@ -140,7 +133,11 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     the same sum: a row the heads are sure is unsafe ranks above one they barely flag, and is more often severe.
     They are increasing, so a row whose P(score >= 2) shrinks steps down one level at a time (with 0.8 for both 3
     and 4, a row at 0.81 scores 4 and at 0.79 may score 2).
-    Level 1: the threshold whose integer score ranks the rows best. Ties go to the first candidate."""
+    Level 1: the rule whose integer score ranks the rows best, from P(score >= 1) (any harm, however mild) or from
+    P(score >= 2) under the level-2 threshold (a near miss). Out of source the near miss ranks better (mean AUROC
+    0.799 -> 0.803 over the 15 mixed sources of the 28-source table): P(score >= 1) also rises on text that is only
+    informal or about hard topics, and it gave level 1 (rephrased under the default routing) to 37% of WikiText
+    paragraphs against 21%. Ties go to the first candidate."""
     from itertools import combinations, combinations_with_replacement
 
     from sklearn.metrics import roc_auc_score
@@ -159,9 +156,11 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
         return ranking(levels) + severity(levels)
 
     upper = max(combinations_with_replacement(LEVEL_STEPS, 3),
-                key=lambda up: both(decode_levels(at_least, (unsafe_threshold, unsafe_threshold, *up))))
+                key=lambda up: both(decode_levels(at_least, Levels((unsafe_threshold, unsafe_threshold, *up)))))
     thresholds = (unsafe_threshold, unsafe_threshold, *upper)
-    confident = max(combinations(CONFIDENT_STEPS, 3), key=lambda sure: both(decode_levels(at_least, thresholds, sure)))
-    t1 = max((0.2, 0.3, 0.4, 0.55),
-             key=lambda t: ranking(decode_levels(at_least, (t, *thresholds[1:]), confident)))
-    return Levels((t1, *thresholds[1:]), confident)
+    confident = max(combinations(CONFIDENT_STEPS, 3),
+                    key=lambda sure: both(decode_levels(at_least, Levels(thresholds, sure))))
+    candidates = [(k, t) for k, t in LEVEL_ONE_STEPS if k == 1 or t < unsafe_threshold]
+    k, t1 = max(candidates,
+                key=lambda kt: ranking(decode_levels(at_least, Levels((kt[1], *thresholds[1:]), confident, kt[0]))))
+    return Levels((t1, *thresholds[1:]), confident, k)

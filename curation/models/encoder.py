@@ -12,15 +12,7 @@ from safetensors.numpy import load_file, save_file
 
 from curation.config import EmbedConfig
 from curation.models.lexical import LexicalHead
-from curation.models.score_levels import (
-    CLASSES,
-    confident_levels,
-    cumulative,
-    decode_cumulative,
-    decode_levels,
-    level_thresholds,
-    softmax,
-)
+from curation.models.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels, head_levels, softmax
 
 DEFAULT_HEAD = Path(__file__).parents[1] / "heads" / "default"
 
@@ -219,8 +211,8 @@ class EmbeddingClassifier:
 
     Each piece gets a 6-way distribution: the encoder head's, blended with the lexical head's when the head
     folder has one (weight `encoder_weight` of head.json). A document's P(score >= k) is the max over its pieces,
-    and its score is decoded from them with one threshold per level and the head's confident levels
-    (`decode_levels`).
+    and its score is decoded from them as the head's head.json says (`head_levels`: one threshold per level,
+    confident levels, what gives level 1).
     """
 
     def __init__(self, cfg: EmbedConfig, batch_size: int = 64, encoder=None, heads=None):
@@ -238,8 +230,7 @@ class EmbeddingClassifier:
             raise ValueError(f"classifier head expects {self.head.weight.shape[1]}-d embeddings, "
                              f"the encoder gives {dim}-d: train a head for this encoder")
         self.encoder_weight = float(self.head.info.get("encoder_weight", 1.0)) if self.lexical else 1.0
-        self.thresholds = level_thresholds(self.head.info, cfg.cumulative_threshold)
-        self.confident = confident_levels(self.head.info, cfg.cumulative_threshold)
+        self.levels = head_levels(self.head.info, cfg.cumulative_threshold)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
@@ -260,4 +251,4 @@ class EmbeddingClassifier:
                                                self.cfg.window_tokens, self.cfg.max_chunks, self.cfg.edge_paragraphs)
         at_least = np.zeros((len(texts), CLASSES))
         np.maximum.at(at_least, owners, cumulative(self.probabilities(pieces)))
-        return decode_levels(at_least, self.thresholds, self.confident), at_least[:, 2], counts
+        return decode_levels(at_least, self.levels), at_least[:, 2], counts

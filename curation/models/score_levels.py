@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 CLASSES = 6
@@ -26,37 +28,46 @@ def decode_cumulative(at_least: np.ndarray, threshold: float) -> np.ndarray:
     return np.maximum((at_least >= threshold - 1e-9).sum(axis=1) - 1, 0)
 
 
-def decode_levels(at_least: np.ndarray, thresholds: tuple[float, ...],
-                  confident: tuple[float, ...] | None = None) -> np.ndarray:
+class Levels(NamedTuple):
+    """How P(score >= k) becomes the 0-5 score (`decode_levels`)."""
+
+    thresholds: tuple[float, ...]
+    """Threshold of each level 1..5."""
+    confident: tuple[float, ...] | None = None
+    """P(score >= 2) at which an unsafe row scores at least 3, 4 and 5 (non-decreasing); None: levels only."""
+    level_one_from: int = 1
+    """The k whose P(score >= k) gives a row that is not unsafe level 1: 1 (P of any harm, however mild) or 2 (a
+    near miss: P(score >= 2) reaches thresholds[0] but not thresholds[1])."""
+
+
+def decode_levels(at_least: np.ndarray, levels: Levels) -> np.ndarray:
     """Scores from P(score >= k) with one threshold per level k = 1..5.
 
     A row is unsafe (score >= 2) exactly when P(score >= 2) >= thresholds[1]; it then scores the highest k >= 2
-    whose P(score >= k) reaches its level's threshold, or, with `confident` (three non-decreasing probabilities),
-    at least 3, 4 or 5 when P(score >= 2) itself reaches confident[0], [1] or [2]: a row the head is sure is unsafe
-    is rarely mild. A row that is not unsafe scores 1 when P(score >= 1) reaches thresholds[0], else 0.
+    whose P(score >= k) reaches its level's threshold, or, with `confident`, at least 3, 4 or 5 when P(score >= 2)
+    itself reaches confident[0], [1] or [2]: a row the head is sure is unsafe is rarely mild. A row that is not
+    unsafe scores 1 when P(score >= level_one_from) reaches thresholds[0], else 0.
     """
-    t = np.asarray(thresholds, dtype=np.float64) - 1e-9
+    t = np.asarray(levels.thresholds, dtype=np.float64) - 1e-9
     unsafe = at_least[:, 2] >= t[1]
     severity = np.maximum(2, ((at_least[:, 3:6] >= t[2:5]) * np.arange(3, 6)).max(axis=1))
-    if confident is not None:
-        sure = np.asarray(confident, dtype=np.float64) - 1e-9
+    if levels.confident is not None:
+        sure = np.asarray(levels.confident, dtype=np.float64) - 1e-9
         severity = np.maximum(severity, ((at_least[:, 2:3] >= sure) * np.arange(3, 6)).max(axis=1))
-    return np.where(unsafe, severity, (at_least[:, 1] >= t[0]).astype(np.int64)).astype(np.int64)
+    mild = (at_least[:, levels.level_one_from] >= t[0]).astype(np.int64)
+    return np.where(unsafe, severity, mild).astype(np.int64)
 
 
-def level_thresholds(info: dict, override: float | None) -> tuple[float, ...]:
-    """Thresholds of levels 1..5: `override` for all, else the head's `level_thresholds`, else its single
-    `cumulative_threshold` (0.5 when it has none)."""
+def head_levels(info: dict, override: float | None) -> Levels:
+    """The decoding a head's head.json records: `override` as the threshold of every level (no confident levels,
+    level 1 from P(score >= 1)), else its `level_thresholds`, `confident_levels` and `level_one_from`, else its
+    single `cumulative_threshold` (0.5 when it has none) for every level."""
     if override is not None:
-        return (override,) * 5
-    if info.get("level_thresholds"):
-        return tuple(float(t) for t in info["level_thresholds"])
-    return (float(info.get("cumulative_threshold") or 0.5),) * 5
-
-
-def confident_levels(info: dict, override: float | None) -> tuple[float, ...] | None:
-    """The head's `confident_levels` (P(score >= 2) at which a row scores at least 3, 4, 5); None when the head
-    has none or one threshold `override`s every level."""
-    if override is not None or not info.get("confident_levels"):
-        return None
-    return tuple(float(t) for t in info["confident_levels"])
+        return Levels((override,) * 5)
+    if not info.get("level_thresholds"):
+        return Levels((float(info.get("cumulative_threshold") or 0.5),) * 5)
+    confident = tuple(float(t) for t in info["confident_levels"]) if info.get("confident_levels") else None
+    level_one_from = info.get("level_one_from", 1)
+    if level_one_from not in (1, 2):
+        raise ValueError(f"head.json: level_one_from must be 1 or 2, not {level_one_from!r}")
+    return Levels(tuple(float(t) for t in info["level_thresholds"]), confident, level_one_from)

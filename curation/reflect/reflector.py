@@ -164,7 +164,7 @@ class Reflector:
         pieces, owners = self._chunks(segments)
         embeddings = self.classifier.embed(pieces)
         at_least = cumulative(self.classifier.probabilities(pieces, embeddings))
-        scores = decode_levels(at_least, self.classifier.thresholds, self.classifier.confident)
+        scores = decode_levels(at_least, self.classifier.levels)
         worst: dict[int, int] = {}  # segment -> its chunk with the highest (score, P(score >= 1))
         for chunk, owner in enumerate(owners):
             best = worst.get(owner)

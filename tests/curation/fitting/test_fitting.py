@@ -97,6 +97,8 @@ def test_fitted_default_heads_load_and_rank_harm_above_safe_text(tmp_path):
                                                     "lexical.json", "lexical.safetensors"]
     assert len(info["level_thresholds"]) == 5 and 0.0 <= info["encoder_weight"] <= 1.0
     assert len(set(info["confident_levels"])) == 3 and info["confident_levels"] == sorted(info["confident_levels"])
+    # level 1 from P(score >= 2) only as a band under the level-2 threshold
+    assert info["level_one_from"] == 1 or info["level_thresholds"][0] < info["level_thresholds"][1]
     assert json.loads((out / "head.json").read_text())["sources"][0]["source"] == "davidson"
     assert "t-davidson/hate-speech-and-offensive-language" in (out / "SOURCES.md").read_text()
     classifier = EmbeddingClassifier(EmbedConfig(head=str(out)))

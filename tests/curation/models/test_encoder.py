@@ -187,7 +187,7 @@ def test_auto_device_follows_the_actors_reservation_not_the_gpus_it_can_see(monk
 
 
 def test_a_confident_unsafe_row_scores_severe_and_a_barely_flagged_one_stays_mild():
-    from curation.models.score_levels import decode_levels
+    from curation.models.score_levels import Levels, decode_levels
 
     # P(score >= k), k = 0..5: three rows whose P(score >= 3..5) stay under their thresholds
     at_least = np.array([[1.0, 0.9, 0.97, 0.5, 0.3, 0.1],    # sure it is unsafe
@@ -195,12 +195,31 @@ def test_a_confident_unsafe_row_scores_severe_and_a_barely_flagged_one_stays_mil
                          [1.0, 0.6, 0.55, 0.5, 0.3, 0.1],    # barely flagged
                          [1.0, 0.4, 0.2, 0.1, 0.0, 0.0]])   # safe: the confident levels never raise it
     thresholds = (0.3, 0.5, 0.55, 0.55, 0.55)
-    assert decode_levels(at_least, thresholds).tolist() == [2, 2, 2, 1]
-    assert decode_levels(at_least, thresholds, (0.8, 0.8, 0.95)).tolist() == [5, 4, 2, 1]
-    assert decode_levels(at_least, thresholds, (0.6, 0.9, 0.99)).tolist() == [4, 3, 2, 1]
+    assert decode_levels(at_least, Levels(thresholds)).tolist() == [2, 2, 2, 1]
+    assert decode_levels(at_least, Levels(thresholds, (0.8, 0.8, 0.95))).tolist() == [5, 4, 2, 1]
+    assert decode_levels(at_least, Levels(thresholds, (0.6, 0.9, 0.99))).tolist() == [4, 3, 2, 1]
 
 
-def test_the_packaged_head_decodes_with_its_confident_levels(classifier):
+def test_level_one_can_mark_a_near_miss_instead_of_any_mild_harm():
+    from curation.models.score_levels import Levels, decode_levels
+
+    at_least = np.array([[1.0, 0.8, 0.1, 0.0, 0.0, 0.0],    # informal or about a hard topic, far from unsafe
+                         [1.0, 0.5, 0.4, 0.1, 0.0, 0.0],    # a near miss of the level-2 threshold
+                         [1.0, 0.1, 0.05, 0.0, 0.0, 0.0],   # plainly safe
+                         [1.0, 0.9, 0.6, 0.1, 0.0, 0.0]])   # unsafe: level 1's rule does not touch it
+    thresholds = (0.25, 0.5, 0.55, 0.55, 0.55)
+    assert decode_levels(at_least, Levels(thresholds)).tolist() == [1, 1, 0, 2]
+    assert decode_levels(at_least, Levels(thresholds, level_one_from=2)).tolist() == [0, 1, 0, 2]
+
+
+def test_the_packaged_head_decodes_as_its_head_json_says(classifier):
+    from curation.models.score_levels import head_levels
+
     info = json.loads((DEFAULT_HEAD / "head.json").read_text())
-    assert classifier.confident == tuple(info["confident_levels"])
-    assert EmbeddingClassifier(EmbedConfig(cumulative_threshold=0.5)).confident is None  # one threshold for all
+    assert classifier.levels.confident == tuple(info["confident_levels"])
+    assert classifier.levels.thresholds == tuple(info["level_thresholds"])
+    assert classifier.levels.level_one_from == info["level_one_from"]
+    one = EmbeddingClassifier(EmbedConfig(cumulative_threshold=0.5)).levels  # one threshold for all
+    assert one.confident is None and one.thresholds == (0.5,) * 5 and one.level_one_from == 1
+    with pytest.raises(ValueError, match="level_one_from"):
+        head_levels({**info, "level_one_from": 3}, None)
