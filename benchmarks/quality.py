@@ -4,8 +4,9 @@ For every public source of the training table (curation/fitting/sources, fetched
 on all other sources and the held-out source is scored by the real EmbeddingClassifier (chunks, sentence
 windows, blend, threshold of the packaged head). Prints per source: AUROC of the integer `safety_score` and of
 `safety_prob` for the label score >= 2, precision and recall at safety_score >= 2, the flagged share on sources
-that are all safe or all unsafe, and how often a prepended instruction ("the preface") or surrounding benign
-paragraphs lower the score of an unsafe row by more than 1. The team's own 240-row set is scored by the packaged
+that are all safe or all unsafe, the share the default routing would rephrase or refuse (score above keep_max),
+and how often a prepended instruction ("the preface") or surrounding benign paragraphs lower the score of an
+unsafe row by more than 1. The team's own 240-row set is scored by the packaged
 head. With profanity-check installed, its AUROC is printed beside ours. Writes JSON.
 
     python -m benchmarks.quality --raw FOLDER [--per-source 600] [--json benchmarks/results/quality.json]
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import machine
-from curation.config import EmbedConfig
+from curation.config import EmbedConfig, RoutingConfig
 from curation.fitting.heads import FitSettings, heads_without_each_source
 from curation.fitting.table import build_table, table_columns
 from curation.models.encoder import EmbeddingClassifier, load_encoder
@@ -50,7 +51,9 @@ def binary_metrics(truth: np.ndarray, score: np.ndarray, prob: np.ndarray) -> di
     from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
     flagged = score >= 2
-    out = {"rows": int(len(truth)), "unsafe": int(truth.sum()), "flagged_share": round(float(flagged.mean()), 4)}
+    routed = score > RoutingConfig().keep_max  # rephrased or refused under the default routing
+    out = {"rows": int(len(truth)), "unsafe": int(truth.sum()), "flagged_share": round(float(flagged.mean()), 4),
+           "routed_share": round(float(routed.mean()), 4)}
     if 0 < truth.sum() < len(truth):
         out.update({"auroc": round(float(roc_auc_score(truth, score)), 4),
                     "auroc_prob": round(float(roc_auc_score(truth, prob)), 4),
@@ -134,11 +137,12 @@ def main() -> None:
 
 def print_table(results: dict) -> None:
     print(f"\n{'held-out source':<26} {'rows':>5} {'unsafe':>6} {'AUROC':>6} {'AUROCp':>6} {'prec':>5} "
-          f"{'recall':>6} {'flagged':>7} {'dilute>1':>8} {'profan.':>7}")
+          f"{'recall':>6} {'flagged':>7} {'routed':>6} {'dilute>1':>8} {'profan.':>7}")
     for name, m in results.items():
         dil = m.get("dilution", {}).get("drop_over_1")
         print(f"{name:<26} {m['rows']:>5} {m['unsafe']:>6} {_cell(m, 'auroc', 6)} {_cell(m, 'auroc_prob', 6)} "
               f"{_cell(m, 'precision', 5)} {_cell(m, 'recall', 6)} {m['flagged_share']:>7.3f} "
+              f"{m['routed_share']:>6.3f} "
               f"{'-' if dil is None else f'{dil:.3f}':>8} {_cell(m, 'profanity_check_auroc', 7)}")
 
 
