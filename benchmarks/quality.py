@@ -9,7 +9,8 @@ and how often a prepended instruction ("the preface") or surrounding benign para
 unsafe row by more than 1. The team's own 240-row set is scored by the packaged
 head. With profanity-check installed, its AUROC is printed beside ours. Writes JSON.
 
-    python -m benchmarks.quality --raw FOLDER [--per-source 600] [--json benchmarks/results/quality.json]
+    python -m benchmarks.quality --raw FOLDER [--per-source 600] [--sources a,b]
+                                 [--json benchmarks/results/quality.json]
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, required=True, help="folder of fetched sources, <owner>+<repo>/<path>")
     parser.add_argument("--per-source", type=int, default=600, help="held-out rows scored per source (seeded)")
+    parser.add_argument("--sources", help="comma-separated sources to hold out (default: every source; the heads "
+                                          "are still fitted on all the others)")
     parser.add_argument("--dilute", type=int, default=40, help="unsafe rows per source diluted")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
     args = parser.parse_args()
@@ -97,11 +100,15 @@ def main() -> None:
     cfg = EmbedConfig()
     encoder = load_encoder(cfg)
     packaged = EmbeddingClassifier(cfg, encoder=encoder)
+    only = None if args.sources is None else set(args.sources.split(","))
+    if only is not None and only - set(sources):
+        parser.error(f"unknown sources {sorted(only - set(sources))}; the table has {sorted(set(sources))}")
     print(f"{len(texts)} rows, {len(summary)} sources; embedding for the fits ...", flush=True)
     embeddings = encoder.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
     counted = counts(texts, settings.buckets)
     results = {}
-    for source, held, (head, lexical) in heads_without_each_source(embeddings, counted, scores, sources, settings):
+    folds = heads_without_each_source(embeddings, counted, scores, sources, settings, only)
+    for source, held, (head, lexical) in folds:
         head.info, lexical.info = packaged.head.info, packaged.lexical.info  # blend weight and threshold
         classifier = EmbeddingClassifier(cfg, encoder=encoder, heads=(head, lexical))
         rows = np.flatnonzero(held)

@@ -54,9 +54,12 @@ def fit_heads(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.n
 
 
 def heads_without_each_source(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
-                               settings: FitSettings):
-    """Per source, in order: (source, its rows as a mask, heads fitted on every other source)."""
+                               settings: FitSettings, only: set[str] | None = None):
+    """Per source (those in `only`, when given), in order: (source, its rows as a mask, heads fitted on every
+    other source)."""
     for source in np.unique(sources):
+        if only is not None and source not in only:
+            continue
         held = sources == source
         if len(np.unique(scores[~held])) < 2:
             raise ValueError(f"without {source} the other sources hold one score only: out-of-source fits need "

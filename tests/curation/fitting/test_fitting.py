@@ -196,3 +196,21 @@ def test_fetch_copies_each_sources_files_and_folders_and_names_the_ones_it_could
     assert stormfront.SOURCE.available(raw)
     assert {(r.text, r.score) for r in stormfront.SOURCE.load(raw)} == {(HATE[0], 4), (SAFE[0], 0)}
     assert not list(raw.rglob("*.part"))
+
+
+def test_held_out_folds_can_be_limited_to_named_sources():
+    """`benchmarks.quality --sources`: only the named sources are held out; the heads still learn from the rest."""
+    from curation.fitting.heads import FitSettings, heads_without_each_source
+    from curation.models.lexical import counts
+
+    rng = np.random.default_rng(0)
+    sources = np.repeat(["a", "b", "c"], 20)
+    scores = np.tile([0, 3], 30)
+    embeddings = rng.normal(size=(60, 8)) + scores[:, None]
+    counted = counts([f"row {i} {'bad' if s else 'fine'}" for i, s in enumerate(scores)], 2 ** 10)
+    folds = list(heads_without_each_source(embeddings, counted, scores, sources, FitSettings(buckets=2 ** 10),
+                                           only={"b"}))
+    assert [(source, held.sum()) for source, held, _ in folds] == [("b", 20)]
+    head, _ = folds[0][2]
+    probs = head.probabilities(embeddings[sources == "b"])
+    assert probs[scores[sources == "b"] == 3, 3].mean() > probs[scores[sources == "b"] == 0, 3].mean()
