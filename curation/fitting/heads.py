@@ -137,10 +137,9 @@ def choose_levels(probs: np.ndarray, scores: np.ndarray, sources: np.ndarray, un
     They are increasing, so a row whose P(score >= 2) shrinks steps down one level at a time (with 0.8 for both 3
     and 4, a row at 0.81 scores 4 and at 0.79 may score 2).
     Level 1: the rule whose integer score ranks the rows best, from P(score >= 1) (any harm, however mild) or from
-    P(score >= 2) under the level-2 threshold (a near miss). Out of source the near miss ranks better (mean AUROC
-    0.799 -> 0.803 over the 15 mixed sources of the 28-source table): P(score >= 1) also rises on text that is only
-    informal or about hard topics, and it gave level 1 (rephrased under the default routing) to 37% of WikiText
-    paragraphs against 21%. Ties go to the first candidate."""
+    P(score >= 2) under the level-2 threshold (a near miss). P(score >= 1) also rises on text that is only informal
+    or about a hard topic; on the packaged head's table the near miss ranks better and sends less harmless text to
+    rephrasing (README, benchmarks/results/quality_level_one_from_1.json). Ties go to the first candidate."""
     from itertools import combinations, combinations_with_replacement
 
     from sklearn.metrics import roc_auc_score
