@@ -6,8 +6,8 @@ windows, blend, threshold of the packaged head). Prints per source: AUROC of the
 `safety_prob` for the label score >= 2, precision and recall at safety_score >= 2, the flagged share on sources
 that are all safe or all unsafe, the share the default routing would rephrase or refuse (score above keep_max),
 and how often a prepended instruction ("the preface") or surrounding benign paragraphs lower the score of an
-unsafe row by more than 1. The team's own 240-row set is scored by the packaged
-head. With profanity-check installed, its AUROC is printed beside ours. Writes JSON.
+unsafe row by more than 1. The team's own 240-row set is scored by the packaged head. With profanity-check
+installed, its AUROC is printed beside ours. Writes JSON.
 
     python -m benchmarks.quality --raw FOLDER [--per-source 600] [--sources a,b]
                                  [--json benchmarks/results/quality.json]
