@@ -52,7 +52,8 @@ def binary_metrics(truth: np.ndarray, score: np.ndarray, prob: np.ndarray) -> di
     from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
     flagged = score >= 2
-    routed = score > RoutingConfig().keep_max  # rephrased or refused under the default routing
+    routing = RoutingConfig()  # the default routing decides what is rephrased or refused
+    routed = np.array([routing.route(int(s)) != "keep" for s in score], dtype=bool)
     out = {"rows": int(len(truth)), "unsafe": int(truth.sum()), "flagged_share": round(float(flagged.mean()), 4),
            "routed_share": round(float(routed.mean()), 4)}
     if 0 < truth.sum() < len(truth):
