@@ -74,14 +74,17 @@ def cluster():
                 "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port()),
                 "--node-manager-port", str(free_port()), "--object-manager-port", str(free_port())]
 
-    common = ["--temp-dir", temp_dir, "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
+    def common(node):  # each node its own temp dir, as on separate machines: a job's working directory is
+        # unpacked once per node, never by two nodes' agents into one folder at once
+        return ["--temp-dir", f"{temp_dir}/{node}", "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
+
     try:
         subprocess.run([RAY, "start", "--head", "--port", str(port), "--dashboard-host", "127.0.0.1",
                         "--dashboard-port", str(dashboard), "--num-cpus", "0", "--include-dashboard", "true",
-                        *common, *node_ports()], env=env, check=True, capture_output=True, timeout=120)
+                        *common("h"), *node_ports()], env=env, check=True, capture_output=True, timeout=120)
         for node in ("w0", "w1"):
             subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "2",
-                            "--resources", f'{{"{node}": 1}}', *common, *node_ports()],
+                            "--resources", f'{{"{node}": 1}}', *common(node), *node_ports()],
                            env={**env, "SAFECURATE_TEST_NODE": node}, check=True, capture_output=True, timeout=120)
         yield f"http://127.0.0.1:{dashboard}"
     finally:
