@@ -4,8 +4,11 @@ A group of public sources is held out; the rest of the training table (curation/
 --raw, plus the seed set) trains (a) the 6-way logistic head on frozen all-MiniLM-L6-v2 embeddings, as the
 packaged head is made, and (b) the same head fine-tuned together with the encoder's top `--layers` transformer
 layers for `--epochs` (weighted cross-entropy with the head's row weights, the head starting from (a)). Both
-score the held-out sources by P(score >= 2) of whole texts (no windows, no lexical head): AUROC on sources with
-safe and unsafe rows, the share at P >= 0.55 on one-class sources. A build-time study: nothing here is packaged.
+score the held-out sources by P(score >= 2) of whole texts (no windows): AUROC on sources with safe and unsafe
+rows, the share at P >= 0.55 on one-class sources; each alone and blended, as the packaged classifier blends, with
+a lexical head fitted on the same training rows (`--encoder-weight`, the packaged head's by default). The blend
+decides: the lexical head already sees part of what fine-tuning teaches the encoder. A build-time study: nothing
+here is packaged.
 
     python -m benchmarks.finetune --raw FOLDER [--layers 6] [--epochs 1] [--json benchmarks/results/finetune.json]
 """
@@ -20,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import table, write_json
-from curation.fitting.classifier import fit_softmax
-from curation.fitting.heads import FitSettings, row_weights
+from curation.fitting.heads import FitSettings, fit_heads, row_weights
 from curation.fitting.table import build_table, table_columns
+from curation.models.encoder import DEFAULT_HEAD, LinearHead
+from curation.models.lexical import counts
 from curation.models.score_levels import cumulative, softmax
 
 HELD_OUT = ("convabuse", "surge_toxicity", "stormfront", "toxigen", "do_not_answer", "self_instruct", "harmbench")
@@ -106,8 +110,11 @@ def fine_tune(encoder: Encoder, texts: list[str], scores: np.ndarray, weights: n
     return linear.weight.detach().numpy(), linear.bias.detach().numpy()
 
 
-def held_out_figures(prob: np.ndarray, truth: np.ndarray, sources: np.ndarray) -> dict:
+def held_out_figures(probs: np.ndarray, truth: np.ndarray, sources: np.ndarray) -> dict:
+    """Per held-out source, from 6-way `probs`: AUROC of P(score >= 2), or the share flagged on one-class sources."""
     from sklearn.metrics import roc_auc_score
+
+    prob = cumulative(probs)[:, 2]
 
     out = {}
     for source in np.unique(sources):
@@ -129,6 +136,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--rate", type=float, default=3e-5, help="learning rate of the layers (head: 10x)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--encoder-weight", type=float, default=None,
+                        help="weight of the encoder head in the blend with the lexical head (default: the packaged "
+                             "head's)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/finetune.json"))
     args = parser.parse_args()
     started = time.time()
@@ -137,30 +147,42 @@ def main() -> None:
     held = np.isin(sources, args.hold.split(","))
     train, test = np.flatnonzero(~held), np.flatnonzero(held)
     print(f"{len(train)} training rows, {len(test)} held-out rows from {sorted(set(sources[test]))}", flush=True)
+    blend = args.encoder_weight
+    if blend is None:
+        blend = float(LinearHead.load(DEFAULT_HEAD).info["encoder_weight"])
     encoder = Encoder(args.threads)
     embeddings = encoder.embed(texts)
     weights = row_weights(scores[train], sources[train], settings.unsafe_weight)
-    frozen = fit_softmax(embeddings[train], scores[train], weights, settings.encoder_c, settings.seed, 500)
-    frozen_prob = cumulative(softmax(embeddings[test] @ frozen[0].T + frozen[1]))[:, 2]
+    counted = counts(texts, settings.buckets)
+    head, lexical = fit_heads(embeddings[train], counted[train], scores[train], sources[train], settings)
+    frozen = head.weight, head.bias
+    lexical_probs = lexical.probabilities_of_counts(counted[test])
+    frozen_probs = softmax(embeddings[test] @ frozen[0].T + frozen[1])
     print(f"frozen head fitted ({time.time() - started:.0f} s); fine-tuning the top {args.layers} layers ...",
           flush=True)
     tuned = fine_tune(encoder, [texts[i] for i in train], scores[train], weights, frozen, args.layers,
                       args.epochs, args.rate, lambda m: print(m, flush=True))
     tuned_embeddings = encoder.embed([texts[i] for i in test])
-    tuned_prob = cumulative(softmax(tuned_embeddings @ tuned[0].T + tuned[1]))[:, 2]
+    tuned_probs = softmax(tuned_embeddings @ tuned[0].T + tuned[1])
     truth = scores[test] >= 2
-    results = {"frozen": held_out_figures(frozen_prob, truth, sources[test]),
-               "fine_tuned": held_out_figures(tuned_prob, truth, sources[test])}
+    results = {"frozen": held_out_figures(frozen_probs, truth, sources[test]),
+               "fine_tuned": held_out_figures(tuned_probs, truth, sources[test]),
+               "frozen_blend": held_out_figures(blend * frozen_probs + (1 - blend) * lexical_probs, truth,
+                                                sources[test]),
+               "fine_tuned_blend": held_out_figures(blend * tuned_probs + (1 - blend) * lexical_probs, truth,
+                                                    sources[test])}
     lines = []
     for source, before in results["frozen"].items():
-        after, key = results["fine_tuned"][source], "auroc" if "auroc" in before else "flagged_share"
-        lines.append([source, before["rows"], "AUROC" if key == "auroc" else "flagged", f"{before[key]:.3f}",
-                      f"{after[key]:.3f}"])
-    print(table(["held-out source", "rows", "figure", "frozen", "fine-tuned"], lines))
+        key = "auroc" if "auroc" in before else "flagged_share"
+        lines.append([source, before["rows"], "AUROC" if key == "auroc" else "flagged",
+                      *(f"{results[kind][source][key]:.3f}" for kind in results)])
+    print(table(["held-out source", "rows", "figure", "frozen", "fine-tuned", "frozen + lexical",
+                 "fine-tuned + lexical"], lines))
     write_json(args.json, {"what": "group hold-out: frozen-encoder head against the encoder's top layers fine-tuned "
-                                   "with the head; P(score >= 2) of whole texts",
+                                   "with the head, each alone and blended with a lexical head fitted on the same "
+                                   "rows; P(score >= 2) of whole texts",
                            "held_out": args.hold.split(","), "train_rows": int(len(train)),
-                           "layers": args.layers, "epochs": args.epochs, "rate": args.rate,
+                           "layers": args.layers, "epochs": args.epochs, "rate": args.rate, "encoder_weight": blend,
                            "results": results, "seconds": round(time.time() - started, 1)})
 
 
