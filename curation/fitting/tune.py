@@ -1,0 +1,121 @@
+"""Fine-tuning the encoder's top transformer layers together with the 6-way head, from cached lower states.
+
+The layers under the tuned ones never change, so their output for each row is computed once (`TopLayers.states`)
+and every training step runs only the top layers: with two of MiniLM's six layers tuned a step costs about a
+third of a full pass. Embeddings come out as sentence-transformers makes them (mean over tokens, unit length),
+so a head fitted on them is a `LinearHead`. Used by `benchmarks.finetune`, a build-time study: the packaged
+classifier keeps the frozen encoder.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+
+BATCH = 32
+"""Rows per training step."""
+
+
+class TopLayers:
+    """The packaged all-MiniLM-L6-v2 with its top `layers` transformer layers trainable."""
+
+    def __init__(self, layers: int, seed: int = 0):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from curation.models.packaged import packaged_encoder_dir
+
+        torch.manual_seed(seed)
+        path = packaged_encoder_dir()
+        self.torch, self.seed = torch, seed
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).eval()
+        depth = len(self.model.encoder.layer)
+        if not 0 <= layers <= depth:
+            raise ValueError(f"layers must be 0..{depth}, got {layers}")
+        self.below, self.top = depth - layers, self.model.encoder.layer[depth - layers:]
+        for parameter in self.model.parameters():
+            parameter.requires_grad = False
+        for parameter in self.top.parameters():
+            parameter.requires_grad = True
+
+    def states(self, texts: list[str], max_tokens: int, batch: int = 64) -> list:
+        """Per text, the hidden states (tokens x dim, float16) that enter the top layers, cut at `max_tokens`."""
+        torch = self.torch
+        out = [None] * len(texts)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with torch.no_grad():
+            for start in range(0, len(texts), batch):
+                rows = order[start:start + batch]
+                encoded = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=max_tokens,
+                                         padding=True, return_tensors="pt")
+                hidden = self.model(**encoded, output_hidden_states=True).hidden_states[self.below]
+                for j, i in enumerate(rows):
+                    out[i] = hidden[j, :int(encoded["attention_mask"][j].sum())].to(torch.float16).clone()
+        return out
+
+    def pool(self, states: list):
+        """Unit mean-pooled embeddings (a tensor, differentiable through the top layers) of cached `states`."""
+        from transformers.masking_utils import create_bidirectional_mask
+
+        torch = self.torch
+        longest = max(len(s) for s in states)
+        hidden = torch.zeros(len(states), longest, self.model.config.hidden_size)
+        mask = torch.zeros(len(states), longest, dtype=torch.long)
+        for j, s in enumerate(states):
+            hidden[j, :len(s)], mask[j, :len(s)] = s.float(), 1
+        attention = create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden, attention_mask=mask)
+        for layer in self.top:
+            hidden = layer(hidden, attention_mask=attention)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        weights = mask.unsqueeze(-1).float()
+        return torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
+
+    def embed(self, states: list, batch: int = 128) -> np.ndarray:
+        """Unit embeddings (numpy) of cached `states`, length-sorted batches."""
+        self.top.eval()
+        out = np.zeros((len(states), self.model.config.hidden_size), dtype=np.float32)
+        order = np.argsort([len(s) for s in states], kind="stable")
+        with self.torch.no_grad():
+            for start in range(0, len(states), batch):
+                rows = order[start:start + batch]
+                out[rows] = self.pool([states[i] for i in rows]).numpy()
+        return out
+
+    def tune(self, states: list, scores: np.ndarray, weights: np.ndarray, head: tuple, epochs: float, rate: float,
+             log=print) -> tuple[np.ndarray, np.ndarray]:
+        """Train the top layers and the head (starting from `head`, (weight, bias)) for `epochs` of weighted
+        cross-entropy; AdamW, the head at 10x `rate`, both decaying linearly to 0. The head after training."""
+        torch = self.torch
+        linear = torch.nn.Linear(head[0].shape[1], head[0].shape[0])
+        linear.weight.data = torch.tensor(head[0], dtype=torch.float32)
+        # a class absent from the rows has bias -1e4, which would overflow Adam's first steps
+        linear.bias.data = torch.tensor(np.maximum(head[1], -30.0), dtype=torch.float32)
+        groups = [{"params": list(linear.parameters()), "lr": rate * 10}]
+        if len(self.top):
+            groups.append({"params": list(self.top.parameters()), "lr": rate})
+        optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
+        base_rates = [group["lr"] for group in optimizer.param_groups]
+        order = np.argsort([len(s) for s in states], kind="stable")  # batches of similar length pad little
+        batches = [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
+        total = max(1, int(epochs * len(batches)))
+        rng, step, started = random.Random(self.seed), 0, time.time()
+        self.top.train()
+        while step < total:
+            rng.shuffle(batches)
+            for rows in batches[:total - step]:
+                logits = linear(self.pool([states[i] for i in rows]))
+                loss = (torch.nn.functional.cross_entropy(logits, torch.tensor(scores[rows]), reduction="none")
+                        * torch.tensor(weights[rows], dtype=torch.float32)).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                step += 1
+                for group, base in zip(optimizer.param_groups, base_rates, strict=True):
+                    group["lr"] = base * (1 - step / total)
+                if step % 200 == 0:
+                    log(f"  step {step}/{total} loss {loss.item():.3f} ({time.time() - started:.0f} s)")
+        self.top.eval()
+        return linear.weight.detach().numpy(), linear.bias.detach().numpy()

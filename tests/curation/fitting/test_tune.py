@@ -1,0 +1,43 @@
+"""Fine-tuning the encoder's top layers from cached lower states (curation.fitting.tune)."""
+
+import numpy as np
+import pytest
+
+from curation.config import EmbedConfig
+from curation.fitting.tune import TopLayers
+from curation.models.encoder import load_encoder
+from curation.models.score_levels import softmax
+
+pytestmark = pytest.mark.timeout(300)
+
+SAFE = ["The bakery on Elm Street sells fresh rye bread every morning before seven.",
+        "Our hiking group walked the coastal path and watched seals on the rocks.",
+        "Water the seedlings lightly and keep them near a sunny window this week.",
+        "The museum's new exhibit shows how ancient Romans built their aqueducts."]
+HATE = ["those people are filthy animals and should be thrown out of this country",
+        "I hate every single one of them, subhuman trash that deserves nothing",
+        "go back where you came from you worthless vermin",
+        "they are all criminals and parasites, get rid of them"]
+
+
+def test_embeddings_from_cached_lower_states_are_the_sentence_encoders():
+    texts = SAFE + HATE + ["A much longer paragraph about the history of the city library. " * 12]
+    tuner = TopLayers(layers=2)
+    cached = tuner.embed(tuner.states(texts, max_tokens=256))
+    direct = load_encoder(EmbedConfig()).encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+    assert np.abs(cached - direct).max() < 1e-4
+
+
+def test_tuning_learns_the_rows_and_changes_only_the_top_layers():
+    texts, scores = SAFE + HATE, np.array([0] * 4 + [3] * 4)
+    tuner = TopLayers(layers=1)
+    lower = {k: v.clone() for k, v in tuner.model.encoder.layer[0].state_dict().items()}
+    top = {k: v.clone() for k, v in tuner.model.encoder.layer[-1].state_dict().items()}
+    states = tuner.states(texts, max_tokens=128)
+    untrained = (np.zeros((6, 384)), np.zeros(6))
+    weight, bias = tuner.tune(states, scores, np.ones(len(texts)), untrained, epochs=20, rate=1e-3, log=lambda m: None)
+    probs = softmax(tuner.embed(states) @ weight.T + bias)
+    assert (probs.argmax(1) == scores).all()
+    assert probs[np.arange(len(texts)), scores].mean() > 0.5  # from 1/6 untrained
+    assert all((tuner.model.encoder.layer[0].state_dict()[k] == v).all() for k, v in lower.items())
+    assert any((tuner.model.encoder.layer[-1].state_dict()[k] != v).any() for k, v in top.items())
