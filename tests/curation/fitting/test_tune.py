@@ -7,17 +7,9 @@ from curation.config import EmbedConfig
 from curation.fitting.tune import TopLayers
 from curation.models.encoder import load_encoder
 from curation.models.score_levels import softmax
+from tests.curation.fitting.test_fitting import HATE, SAFE
 
 pytestmark = pytest.mark.timeout(300)
-
-SAFE = ["The bakery on Elm Street sells fresh rye bread every morning before seven.",
-        "Our hiking group walked the coastal path and watched seals on the rocks.",
-        "Water the seedlings lightly and keep them near a sunny window this week.",
-        "The museum's new exhibit shows how ancient Romans built their aqueducts."]
-HATE = ["those people are filthy animals and should be thrown out of this country",
-        "I hate every single one of them, subhuman trash that deserves nothing",
-        "go back where you came from you worthless vermin",
-        "they are all criminals and parasites, get rid of them"]
 
 
 def test_embeddings_from_cached_lower_states_are_the_sentence_encoders():
