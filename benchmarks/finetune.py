@@ -29,7 +29,7 @@ from curation.fitting.table import build_table, table_columns
 from curation.fitting.tune import TopLayers
 from curation.models.encoder import DEFAULT_HEAD, LinearHead
 from curation.models.lexical import counts
-from curation.models.score_levels import cumulative, softmax
+from curation.models.score_levels import cumulative
 
 HELD_OUT = ("convabuse", "surge_toxicity", "stormfront", "toxigen", "do_not_answer", "self_instruct", "harmbench")
 """User comments of four kinds, unsafe and borderline requests, harmless requests, harmful requests."""
@@ -86,14 +86,13 @@ def main() -> None:
     weights = row_weights(scores[train], sources[train], settings.unsafe_weight)
     counted = counts(texts, settings.buckets)
     head, lexical = fit_heads(tuner.embed(train_states), counted[train], scores[train], sources[train], settings)
-    frozen = head.weight, head.bias
     lexical_probs = lexical.probabilities_of_counts(counted[test])
-    frozen_probs = softmax(tuner.embed(test_states) @ frozen[0].T + frozen[1])
+    frozen_probs = head.probabilities(tuner.embed(test_states))
     print(f"frozen head fitted ({time.time() - started:.0f} s); fine-tuning the top {args.layers} layers ...",
           flush=True)
-    tuned = tuner.tune(train_states, scores[train], weights, frozen, args.epochs, args.rate,
+    tuned = tuner.tune(train_states, scores[train], weights, head, args.epochs, args.rate,
                        lambda m: print(m, flush=True))
-    tuned_probs = softmax(tuner.embed(test_states) @ tuned[0].T + tuned[1])
+    tuned_probs = tuned.probabilities(tuner.embed(test_states))
     truth = scores[test] >= 2
     results = {"frozen": held_out_figures(frozen_probs, truth, sources[test]),
                "fine_tuned": held_out_figures(tuned_probs, truth, sources[test]),

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from curation.models.encoder import LinearHead
+
 BATCH = 32
 """Rows per training step."""
 
@@ -84,15 +86,15 @@ class TopLayers:
                 out[rows] = self.pool([states[i] for i in rows]).numpy()
         return out
 
-    def tune(self, states: list, scores: np.ndarray, weights: np.ndarray, head: tuple, epochs: float, rate: float,
-             log=print) -> tuple[np.ndarray, np.ndarray]:
-        """Train the top layers and the head (starting from `head`, (weight, bias)) for `epochs` of weighted
-        cross-entropy; AdamW, the head at 10x `rate`, both decaying linearly to 0. The head after training."""
+    def tune(self, states: list, scores: np.ndarray, weights: np.ndarray, head: LinearHead, epochs: float,
+             rate: float, log=print) -> LinearHead:
+        """Train the top layers and the head (starting from `head`) for `epochs` of weighted cross-entropy; AdamW,
+        the head at 10x `rate`, both decaying linearly to 0. The head after training."""
         torch = self.torch
-        linear = torch.nn.Linear(head[0].shape[1], head[0].shape[0])
-        linear.weight.data = torch.tensor(head[0], dtype=torch.float32)
+        linear = torch.nn.Linear(head.weight.shape[1], head.weight.shape[0])
+        linear.weight.data = torch.tensor(head.weight, dtype=torch.float32)
         # a class absent from the rows has bias -1e4, which would overflow Adam's first steps
-        linear.bias.data = torch.tensor(np.maximum(head[1], -30.0), dtype=torch.float32)
+        linear.bias.data = torch.tensor(np.maximum(head.bias, -30.0), dtype=torch.float32)
         groups = [{"params": list(linear.parameters()), "lr": rate * 10}]
         if len(self.top):
             groups.append({"params": list(self.top.parameters()), "lr": rate})
@@ -118,4 +120,4 @@ class TopLayers:
                 if step % 200 == 0:
                     log(f"  step {step}/{total} loss {loss.item():.3f} ({time.time() - started:.0f} s)")
         self.top.eval()
-        return linear.weight.detach().numpy(), linear.bias.detach().numpy()
+        return LinearHead(weight=linear.weight.detach().numpy(), bias=linear.bias.detach().numpy(), info={})

@@ -5,8 +5,7 @@ import pytest
 
 from curation.config import EmbedConfig
 from curation.fitting.tune import TopLayers
-from curation.models.encoder import load_encoder
-from curation.models.score_levels import softmax
+from curation.models.encoder import LinearHead, load_encoder
 from tests.curation.fitting.test_fitting import HATE, SAFE
 
 pytestmark = pytest.mark.timeout(300)
@@ -26,9 +25,9 @@ def test_tuning_learns_the_rows_and_changes_only_the_top_layers():
     lower = {k: v.clone() for k, v in tuner.model.encoder.layer[0].state_dict().items()}
     top = {k: v.clone() for k, v in tuner.model.encoder.layer[-1].state_dict().items()}
     states = tuner.states(texts, max_tokens=128)
-    untrained = (np.zeros((6, 384)), np.zeros(6))
-    weight, bias = tuner.tune(states, scores, np.ones(len(texts)), untrained, epochs=20, rate=1e-3, log=lambda m: None)
-    probs = softmax(tuner.embed(states) @ weight.T + bias)
+    untrained = LinearHead(weight=np.zeros((6, 384)), bias=np.zeros(6), info={})
+    tuned = tuner.tune(states, scores, np.ones(len(texts)), untrained, epochs=20, rate=1e-3, log=lambda m: None)
+    probs = tuned.probabilities(tuner.embed(states))
     assert (probs.argmax(1) == scores).all()
     assert probs[np.arange(len(texts)), scores].mean() > 0.5  # from 1/6 untrained
     assert all((tuner.model.encoder.layer[0].state_dict()[k] == v).all() for k, v in lower.items())
