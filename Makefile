@@ -32,6 +32,8 @@ BENIGN ?=
 EVAL_OUT ?= eval
 # Public labeled sources fetched as RAW/<owner>+<repo>/<path> (curation/heads/default/SOURCES.md lists them).
 RAW ?= labeled/raw
+# Top encoder layers make head fine-tunes with the classifier head (0: a frozen encoder).
+TUNE_LAYERS ?= 0
 # The LLM engine: vLLM on a machine with an NVIDIA GPU, its CPU build elsewhere.
 ENGINE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 export HF_HUB_OFFLINE := 1
@@ -134,8 +136,9 @@ lint: $(STAMP) ## Lint with ruff
 sources: $(STAMP) ## Fetch the public labeled sources' files into RAW (default labeled/raw; git over the network, build time only)
 	$(PY) -m curation.fitting.fetch --raw '$(RAW)'
 
-head: $(STAMP) ## Rebuild the default classifier (encoder + lexical heads) from the public sources in RAW and the seed set
-	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/default
+head: $(STAMP) ## Rebuild the default classifier (heads; TUNE_LAYERS tuned encoder layers) from RAW and the seed set, then the category head
+	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/default --tune-layers $(TUNE_LAYERS)
+	$(PY) -m curation.fitting.categories
 
 quality: $(STAMP) ## Scorer quality, leave one source out over the sources in RAW; table + benchmarks/results/quality.json
 	$(PY) -m benchmarks.quality --raw '$(RAW)'

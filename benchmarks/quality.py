@@ -2,12 +2,14 @@
 
 For every public source of the training table (curation/fitting/sources, fetched into --raw) the heads are fitted
 on all other sources and the held-out source is scored by the real EmbeddingClassifier (chunks, sentence
-windows, blend, threshold of the packaged head). Prints per source: AUROC of the integer `safety_score` and of
-`safety_prob` for the label score >= 2, precision and recall at safety_score >= 2, the flagged share on sources
-that are all safe or all unsafe, the share the default routing would rephrase or refuse (score above keep_max),
-and how often a prepended instruction ("the preface") or surrounding benign paragraphs lower the score of an
-unsafe row by more than 1. The team's own 240-row set is scored by the packaged head. With profanity-check
-installed, its AUROC is printed beside ours. Writes JSON.
+windows, blend, threshold of the packaged head). When the packaged head tunes the encoder's top layers, they are
+tuned as `make head` tunes them, once per fold of whole sources (curation.fitting.heads.group_folds), and each
+source is scored by the heads and layers of the folds without it. Prints per source: AUROC of the integer
+`safety_score` and of `safety_prob` for the label score >= 2, precision and recall at safety_score >= 2, the
+flagged share on sources that are all safe or all unsafe, the share the default routing would rephrase or refuse
+(score above keep_max), and how often a prepended instruction ("the preface") or surrounding benign paragraphs
+lower the score of an unsafe row by more than 1. The team's own 240-row set is scored by the packaged head. With
+profanity-check installed, its AUROC is printed beside ours. Writes JSON.
 
     python -m benchmarks.quality --raw FOLDER [--per-source 600] [--sources a,b]
                                  [--json benchmarks/results/quality.json]
@@ -27,7 +29,7 @@ from benchmarks.common import machine
 from curation.config import EmbedConfig, RoutingConfig
 from curation.fitting.heads import FitSettings, heads_without_each_source
 from curation.fitting.table import build_table, table_columns
-from curation.models.encoder import EmbeddingClassifier, load_encoder
+from curation.models.encoder import EmbeddingClassifier, load_encoder, set_layers
 from curation.models.lexical import counts
 
 TEAM_SET = Path(__file__).parent / "data" / "heldout_eval.jsonl"
@@ -99,19 +101,14 @@ def main() -> None:
     table, summary = build_table(args.raw, seed=settings.seed)
     texts, scores, sources = table_columns(table)
     cfg = EmbedConfig()
-    encoder = load_encoder(cfg)
-    packaged = EmbeddingClassifier(cfg, encoder=encoder)
+    packaged = EmbeddingClassifier(cfg)
+    settings = FitSettings(**packaged.head.info.get("settings", {}))  # the packaged head's recipe
     only = None if args.sources is None else set(args.sources.split(","))
     if only is not None and only - set(sources):
         parser.error(f"unknown sources {sorted(only - set(sources))}; the table has {sorted(set(sources))}")
     print(f"{len(texts)} rows, {len(summary)} sources; embedding for the fits ...", flush=True)
-    embeddings = encoder.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
-    counted = counts(texts, settings.buckets)
     results = {}
-    folds = heads_without_each_source(embeddings, counted, scores, sources, settings, only)
-    for source, held, (head, lexical) in folds:
-        head.info, lexical.info = packaged.head.info, packaged.lexical.info  # blend weight and threshold
-        classifier = EmbeddingClassifier(cfg, encoder=encoder, heads=(head, lexical))
+    for source, held, classifier in held_out(packaged, texts, scores, sources, settings, only):
         rows = np.flatnonzero(held)
         rng = np.random.default_rng([settings.seed, zlib.crc32(str(source).encode())])  # a new source moves no sample
         rows = np.sort(rng.choice(rows, min(len(rows), args.per_source), replace=False))
@@ -132,7 +129,10 @@ def main() -> None:
     score, prob, _ = packaged.score([r["text"] for r in team])
     results["team_240 (packaged head)"] = binary_metrics(truth, score, prob)
     print_table(results)
-    report = {"what": "leave one source out: heads fitted on every other source, the named one scored",
+    what = (f"{settings.folds} folds of whole sources: heads fitted and top {settings.tune_layers} encoder layers "
+            "tuned on the other folds, each source of the fold scored" if settings.tune_layers else
+            "leave one source out: heads fitted on every other source, the named one scored")
+    report = {"what": what,
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": summary,
               "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds",
                                                                      "confident_levels", "level_one_from")},
@@ -141,6 +141,34 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {args.json}")
+
+
+def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray, sources: np.ndarray,
+             settings: FitSettings, only: set[str] | None):
+    """Per held-out source (those in `only`, when given): (source, its rows as a mask, an EmbeddingClassifier whose
+    heads, and tuned layers when `settings` tunes them, never saw it; blend weight and thresholds: `packaged`'s)."""
+    cfg, counted = packaged.cfg, counts(texts, settings.buckets)
+
+    def classifier(encoder, head, lexical) -> EmbeddingClassifier:
+        head.info, lexical.info = packaged.head.info, packaged.lexical.info
+        return EmbeddingClassifier(cfg, encoder=encoder, heads=(head, lexical))
+
+    if not settings.tune_layers:
+        encoder = load_encoder(cfg)
+        embeddings = encoder.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        for source, held, heads in heads_without_each_source(embeddings, counted, scores, sources, settings, only):
+            yield source, held, classifier(encoder, *heads)
+        return
+    from curation.fitting.tune import TopLayers, tuned_folds
+
+    states = TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
+    for held, (head, lexical, tuner) in tuned_folds(states, counted, scores, sources, settings, only=only):
+        encoder = load_encoder(cfg)
+        set_layers(encoder, tuner.tensors())
+        tuned = classifier(encoder, head, lexical)
+        for source in np.unique(sources[held]):
+            if only is None or source in only:
+                yield source, sources == source, tuned
 
 
 def print_table(results: dict) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmarks.common import table, write_json
 from benchmarks.throughput import corpus, set_threads, timed
 from curation.config import EmbedConfig
-from curation.models.encoder import EmbeddingClassifier, load_encoder
+from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier, load_encoder
 
 VARIANTS = {
     "chunks, encoder head": {"window_tokens": 0, "lexical": False},
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     set_threads(args.threads)
     texts = corpus(args.docs)
-    encoder = load_encoder(EmbedConfig())
+    encoder = load_encoder(EmbedConfig(), DEFAULT_HEAD)  # with the packaged head's tuned layers, if any
     results = {}
     for name, options in VARIANTS.items():
         classifier = EmbeddingClassifier(EmbedConfig(**options), args.batch_size, encoder=encoder)

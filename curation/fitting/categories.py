@@ -15,7 +15,7 @@ from curation.config import EmbedConfig
 from curation.fitting.classifier import provenance
 from curation.fitting.table import SEED_DIR
 from curation.models.categories import CATEGORIES, CATEGORY_HEAD, SEED_ALIASES, CategoryHead
-from curation.models.encoder import load_encoder
+from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
 
 
 def load_unsafe_rows(paths: list[str | Path], min_score: int = 2) -> tuple[list[str], list[str]]:
@@ -54,7 +54,8 @@ def _fit(embeddings: np.ndarray, labels: np.ndarray, regularization: float,
 def fit_category_head(data: list[str | Path] | None = None, out: str | Path = CATEGORY_HEAD,
                       embed: EmbedConfig | None = None, regularization: float = 10.0, test_size: float = 0.2,
                       seed: int = 0, refit_all: bool = True) -> dict:
-    """Embed the unsafe rows, fit on a stratified train split, print held-out macro-F1 and accuracy, save.
+    """Embed the unsafe rows (by the encoder the scoring head uses, its tuned layers included), fit on a stratified
+    train split, print held-out macro-F1 and accuracy, save.
 
     With `refit_all` the saved head is then refit on every row with the same settings (the printed
     metrics are those of the train-split fit). C = 10 with balanced class weights had the best
@@ -65,9 +66,11 @@ def fit_category_head(data: list[str | Path] | None = None, out: str | Path = CA
 
     data = data or sorted(SEED_DIR.glob("*.jsonl"))
     embed = embed or EmbedConfig()
+    scoring_head = Path(embed.head or DEFAULT_HEAD)
     texts, categories = load_unsafe_rows(data)
     labels = np.asarray(categories)
-    embeddings = load_encoder(embed).encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+    embeddings = load_encoder(embed, scoring_head).encode(texts, batch_size=64, convert_to_numpy=True,
+                                                          show_progress_bar=False)
     train, test = train_test_split(np.arange(len(texts)), test_size=test_size, random_state=seed, stratify=labels)
     weight, bias, classes = _fit(embeddings[train], labels[train], regularization, seed)
     predicted = CategoryHead(weight=weight, bias=bias, info={"labels": classes}).predict(embeddings[test])
@@ -83,6 +86,7 @@ def fit_category_head(data: list[str | Path] | None = None, out: str | Path = CA
     head = CategoryHead(weight=weight, bias=bias, info={
         "labels": classes,
         "class_weight": "balanced",
+        "tuned_layers_of": (scoring_head.name if (scoring_head / ENCODER_TOP).is_file() else None),
         **provenance(embed, embeddings.shape[1], data, regularization, seed,
                      len(texts) if refit_all else len(train), len(test), metrics, refit_all),
     })

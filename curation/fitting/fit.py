@@ -5,6 +5,9 @@
 Builds the training table (curation.fitting.table), embeds every row with the packaged encoder, chooses the
 blend weight and the cumulative threshold on out-of-source predictions (curation.fitting.heads), fits both
 heads on every row and writes head.safetensors/.json, lexical.safetensors/.json and SOURCES.md.
+With `--tune-layers N` the encoder's top N layers are fine-tuned with its head (curation.fitting.tune): the
+out-of-source predictions come from folds of whole sources, one tune each, and the final tune on every row is
+written beside the head as encoder_top.safetensors.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import json
 import time
 from pathlib import Path
 
+from safetensors.numpy import save_file
+
 from curation.config import EmbedConfig
 from curation.fitting.heads import FitSettings, choose_blend, choose_levels, fit_heads, out_of_source
 from curation.fitting.table import build_table, table_columns
-from curation.models.encoder import DEFAULT_HEAD, load_encoder
+from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
 from curation.models.lexical import counts
 
 
@@ -28,25 +33,38 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     texts, scores, sources = table_columns(table)
     print(f"{len(texts)} rows from {len(summary)} sources; embedding ...", flush=True)
     embed_cfg = EmbedConfig()
-    embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,
-                                                show_progress_bar=False)
     counted = counts(texts, settings.buckets)
-    encoder_probs, lexical_probs = out_of_source(embeddings, counted, scores, sources, settings)
+    tuner = None
+    if settings.tune_layers:
+        from curation.fitting.tune import TopLayers, out_of_fold, tuned_heads
+
+        states = TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
+        encoder_probs, lexical_probs = out_of_fold(states, counted, scores, sources, settings)
+    else:
+        embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,
+                                                    show_progress_bar=False)
+        encoder_probs, lexical_probs = out_of_source(embeddings, counted, scores, sources, settings)
     weight, threshold, criterion = choose_blend(encoder_probs, lexical_probs, scores, sources)
     levels = choose_levels(weight * encoder_probs + (1 - weight) * lexical_probs, scores, sources, threshold)
     print(f"chosen out of source: encoder weight {weight}, level thresholds {levels.thresholds}, confident levels "
           f"{levels.confident}, level 1 from P(score >= {levels.level_one_from})", flush=True)
-    head, lexical = fit_heads(embeddings, counted, scores, sources, settings)
+    if settings.tune_layers:
+        print("tuning on every row ...", flush=True)
+        head, lexical, tuner = tuned_heads(states, counted, scores, sources, settings)
+    else:
+        head, lexical = fit_heads(embeddings, counted, scores, sources, settings)
     head.info = {
         "classes": list(range(6)),
-        "encoder": "all-MiniLM-L6-v2 (packaged)",
-        "embedding_dim": int(embeddings.shape[1]),
+        "encoder": "all-MiniLM-L6-v2 (packaged)" + (f", top {settings.tune_layers} layers tuned ({ENCODER_TOP})"
+                                                    if tuner else ""),
+        "embedding_dim": int(head.weight.shape[1]),
         "max_seq_length": embed_cfg.max_seq_length,
         "encoder_weight": weight,
         "level_thresholds": list(levels.thresholds),
         "confident_levels": list(levels.confident),
         "level_one_from": levels.level_one_from,
-        "chosen_by": "every source scored by heads fitted without it; encoder weight and the level-2 threshold: "
+        "chosen_by": ("every source scored by heads fitted and tuned without its fold of sources" if tuner else
+                      "every source scored by heads fitted without it") + "; encoder weight and the level-2 threshold: "
                      "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
                      "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
                      "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
@@ -65,6 +83,10 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     out.mkdir(parents=True, exist_ok=True)
     head.save(out)
     lexical.save(out)
+    if tuner:
+        save_file(tuner.tensors(), str(out / ENCODER_TOP))
+    else:
+        (out / ENCODER_TOP).unlink(missing_ok=True)
     (out / "SOURCES.md").write_text(sources_markdown(summary))
     return head.info
 
@@ -91,8 +113,10 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, required=True, help="folder of fetched files, <owner>+<repo>/<path>")
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
     parser.add_argument("--cap", type=int, default=6000, help="most rows taken from one source")
+    parser.add_argument("--tune-layers", type=int, default=0,
+                        help="fine-tune the encoder's top N layers with its head (0: keep the encoder frozen)")
     args = parser.parse_args()
-    info = fit_default(args.raw, args.out, FitSettings())
+    info = fit_default(args.raw, args.out, FitSettings(tune_layers=args.tune_layers), args.cap)
     print(json.dumps({k: info[k] for k in ("rows", "encoder_weight", "level_thresholds", "confident_levels",
                                            "level_one_from", "criterion_best")}))
     print(f"written {args.out}")

@@ -31,6 +31,27 @@ class FitSettings:
     buckets: int = 2 ** 18
     """Hash buckets of the lexical head's n-grams."""
     seed: int = 0
+    tune_layers: int = 0
+    """Top encoder layers fine-tuned with the encoder head (curation.fitting.tune); 0 keeps the encoder frozen."""
+    tune_epochs: float = 2.0
+    tune_rate: float = 1e-4
+    """Learning rate of the tuned layers (the head's is 10x)."""
+    tune_tokens: int = 128
+    """Tokens of each row the tuning sees."""
+    folds: int = 4
+    """With tuned layers, the out-of-source predictions come from this many folds of whole sources (one tune per
+    fold) instead of one fit per source."""
+
+
+def group_folds(sources: np.ndarray, folds: int) -> np.ndarray:
+    """Fold (0..folds-1) of each row: whole sources, dealt round-robin from the largest, so folds are alike in
+    size and each holds sources of every kind and size."""
+    names, sizes = np.unique(sources, return_counts=True)
+    if len(names) < folds:
+        raise ValueError(f"{folds} folds of whole sources need at least {folds} sources, got {len(names)}")
+    order = names[np.lexsort((names, -sizes))]
+    fold_of = {name: i % folds for i, name in enumerate(order)}
+    return np.array([fold_of[s] for s in sources])
 
 
 def row_weights(scores: np.ndarray, sources: np.ndarray, unsafe_weight: float) -> np.ndarray:

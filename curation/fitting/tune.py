@@ -3,8 +3,9 @@
 The layers under the tuned ones never change, so their output for each row is computed once (`TopLayers.states`)
 and every training step runs only the top layers: with two of MiniLM's six layers tuned a step costs about a
 third of a full pass. Embeddings come out as sentence-transformers makes them (mean over tokens, unit length),
-so a head fitted on them is a `LinearHead`. Used by `benchmarks.finetune`, a build-time study: the packaged
-classifier keeps the frozen encoder.
+so a head fitted on them is a `LinearHead`. `make head` with `tune_layers` (curation.fitting.fit) packages the
+tuned layers beside the head (curation.models.encoder.ENCODER_TOP); `benchmarks.finetune` compares them with the
+frozen encoder.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import time
 
 import numpy as np
 
+from curation.fitting.heads import FitSettings, fit_heads, group_folds, row_weights
 from curation.models.encoder import LinearHead
+from curation.models.lexical import LexicalHead
+from curation.models.score_levels import CLASSES
 
 BATCH = 32
 """Rows per training step."""
@@ -121,3 +125,45 @@ class TopLayers:
                     log(f"  step {step}/{total} loss {loss.item():.3f} ({time.time() - started:.0f} s)")
         self.top.eval()
         return LinearHead(weight=linear.weight.detach().numpy(), bias=linear.bias.detach().numpy(), info={})
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The tuned layers' parameters (float16), named as in the encoder's state dict (ENCODER_TOP's content)."""
+        return {f"encoder.layer.{self.below + i}.{name}": value.detach().to(self.torch.float16).numpy()
+                for i, layer in enumerate(self.top) for name, value in layer.state_dict().items()}
+
+
+def tuned_heads(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings,
+                log=print) -> tuple[LinearHead, LexicalHead, TopLayers]:
+    """The heads of `fit_heads` on the rows (the encoder head on the frozen embeddings of their cached `states`),
+    then the top `settings.tune_layers` layers and the encoder head tuned together from there."""
+    tuner = TopLayers(settings.tune_layers, settings.seed)
+    head, lexical = fit_heads(tuner.embed(states), counted, scores, sources, settings)
+    weights = row_weights(scores, sources, settings.unsafe_weight)
+    head = tuner.tune(states, scores, weights, head, settings.tune_epochs, settings.tune_rate, log)
+    return head, lexical, tuner
+
+
+def tuned_folds(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings, log=print,
+                only: set[str] | None = None):
+    """Per fold of whole sources (`group_folds`; those with a source in `only`, when given), in order: (its rows as
+    a mask, `tuned_heads` of the other folds)."""
+    fold = group_folds(sources, settings.folds)
+    for k in range(settings.folds):
+        held = fold == k
+        if only is not None and not only & set(sources[held]):
+            continue
+        rest = np.flatnonzero(~held)
+        log(f"  fold {k + 1}/{settings.folds}: tuning without {', '.join(sorted(set(sources[held])))}")
+        yield held, tuned_heads([states[i] for i in rest], counted[rest], scores[rest], sources[rest], settings,
+                                log)
+
+
+def out_of_fold(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings,
+                log=print) -> tuple[np.ndarray, np.ndarray]:
+    """(encoder, lexical) 6-way probabilities of every row from heads fitted and tuned without its fold."""
+    encoder, lexical = np.zeros((len(scores), CLASSES)), np.zeros((len(scores), CLASSES))
+    for held, (head, lex, tuner) in tuned_folds(states, counted, scores, sources, settings, log):
+        rows = np.flatnonzero(held)
+        encoder[rows] = head.probabilities(tuner.embed([states[i] for i in rows]))
+        lexical[rows] = lex.probabilities_of_counts(counted[rows])
+    return encoder, lexical

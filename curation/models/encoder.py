@@ -15,6 +15,9 @@ from curation.models.lexical import LexicalHead
 from curation.models.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels, head_levels, softmax
 
 DEFAULT_HEAD = Path(__file__).parents[1] / "heads" / "default"
+ENCODER_TOP = "encoder_top.safetensors"
+"""In a head folder: the encoder's fine-tuned top transformer layers (curation.fitting.tune), which replace the
+packaged encoder's own when the head scores; the head was fitted on the embeddings they make."""
 
 
 @dataclass
@@ -93,8 +96,9 @@ def actor_gpu_ids() -> list | None:
     return ray.get_gpu_ids()
 
 
-def load_encoder(cfg: EmbedConfig):
-    """The sentence-transformers encoder named by the config, loaded from local disk only."""
+def load_encoder(cfg: EmbedConfig, head: str | Path | None = None):
+    """The sentence-transformers encoder named by the config, loaded from local disk only; with `head`, a head
+    folder, its tuned top layers (ENCODER_TOP) in place of the encoder's own when it has them."""
     from sentence_transformers import SentenceTransformer
 
     if cfg.model:
@@ -105,7 +109,24 @@ def load_encoder(cfg: EmbedConfig):
         path = str(packaged_encoder_dir())
     encoder = SentenceTransformer(path, device=torch_device(cfg.device), local_files_only=True)
     encoder.max_seq_length = cfg.max_seq_length
+    if head is not None and (Path(head) / ENCODER_TOP).is_file():
+        set_layers(encoder, load_file(str(Path(head) / ENCODER_TOP)), Path(head) / ENCODER_TOP)
     return encoder
+
+
+def set_layers(encoder, tensors: dict[str, np.ndarray], origin: str | Path = "tuned layers") -> None:
+    """Replace parameters of a sentence-transformers `encoder`'s transformer by `tensors` (named as in its state
+    dict); every name must exist there with the same shape."""
+    import torch
+
+    model = encoder[0].auto_model
+    own = model.state_dict()
+    wrong = sorted(k for k, v in tensors.items() if k not in own or tuple(own[k].shape) != tuple(v.shape))
+    if wrong:
+        raise ValueError(f"{origin} does not fit the encoder ({', '.join(wrong[:3])} ...): it was tuned for "
+                         "another encoder (scoring.embed.model)")
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v), dtype=own[k].dtype) for k, v in tensors.items()},
+                          strict=False)
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?\u2026}>\]])[\"')\]]*\s+|\n+")
@@ -209,19 +230,21 @@ def _pack(tokenizer, sentences: list[str], size: int) -> list[str]:
 class EmbeddingClassifier:
     """Scores documents 0-5 from the pieces `split_windows` cuts them into.
 
-    Each piece gets a 6-way distribution: the encoder head's, blended with the lexical head's when the head
-    folder has one (weight `encoder_weight` of head.json). A document's P(score >= k) is the max over its pieces,
-    and its score is decoded from them as the head's head.json says (`head_levels`: one threshold per level,
-    confident levels, what gives level 1).
+    The encoder is `cfg.model` (the packaged MiniLM by default) with the head folder's tuned top layers when it
+    has them (ENCODER_TOP). Each piece gets a 6-way distribution: the encoder head's, blended with the lexical
+    head's when the head folder has one (weight `encoder_weight` of head.json). A document's P(score >= k) is the
+    max over its pieces, and its score is decoded from them as the head's head.json says (`head_levels`: one
+    threshold per level, confident levels, what gives level 1).
     """
 
     def __init__(self, cfg: EmbedConfig, batch_size: int = 64, encoder=None, heads=None):
-        """`encoder`: a loaded sentence-transformers model to use instead of loading `cfg.model`; `heads`:
-        (LinearHead, LexicalHead or None) to use instead of loading `cfg.head`."""
+        """`encoder`: a loaded sentence-transformers model to use instead of loading `cfg.model` with the head
+        folder's tuned layers; `heads`: (LinearHead, LexicalHead or None) to use instead of loading `cfg.head`."""
         self.cfg = cfg
         self.batch_size = batch_size
-        self.encoder = encoder if encoder is not None else load_encoder(cfg)
-        folder = cfg.head or DEFAULT_HEAD
+        folder = Path(cfg.head or DEFAULT_HEAD)
+        self.tuned = (folder / ENCODER_TOP).is_file()  # then `encoder` is not the packaged one
+        self.encoder = encoder if encoder is not None else load_encoder(cfg, folder)
         if heads is None:
             heads = LinearHead.load(folder), LexicalHead.load(folder) if cfg.lexical else None
         self.head, self.lexical = heads[0], heads[1] if cfg.lexical else None

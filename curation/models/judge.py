@@ -20,6 +20,7 @@ class SafetyJudge:
 
         self.cfg, self.shared = cfg, llm is not None
         self.classifier = EmbeddingClassifier(cfg.scoring.embed, cfg.resources.embed.batch_size)
+        self.plain = None  # the encoder without tuned layers, for `similarity`
         self.llm_scorer = None
         if cfg.scoring.llm.enabled:
             from curation.models.rubric import RubricScorer
@@ -39,10 +40,16 @@ class SafetyJudge:
                              pa.array(confidence, pa.float64()), self.cfg).to_pylist()
 
     def similarity(self, sources: list[str], texts: list[str]) -> list[float]:
-        """Cosine similarity of each text to its source, by the scoring encoder (each cut at max_seq_length)."""
+        """Cosine similarity of each text to its source, by the scoring encoder without tuned layers (tuned for
+        harm, they place texts by harm more than by meaning), each cut at max_seq_length."""
         if not texts:
             return []
-        encode = self.classifier.encoder.encode
+        if self.plain is None:
+            from curation.models.encoder import load_encoder
+
+            embed = self.cfg.scoring.embed
+            self.plain = load_encoder(embed) if self.classifier.tuned else self.classifier.encoder
+        encode = self.plain.encode
         a = encode(sources, batch_size=self.classifier.batch_size, normalize_embeddings=True, show_progress_bar=False)
         b = encode(texts, batch_size=self.classifier.batch_size, normalize_embeddings=True, show_progress_bar=False)
         return [float(x) for x in (a * b).sum(axis=1)]

@@ -25,6 +25,7 @@ and tokenizes as plain text. Only reflections written here carry the real marker
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -32,8 +33,10 @@ from pathlib import Path
 from curation.config import ReflectionConfig
 from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
 from curation.models.categories import CATEGORY_HEAD, CategoryHead, readable
-from curation.models.encoder import EmbeddingClassifier
+from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier
 from curation.models.score_levels import cumulative, decode_levels
+
+log = logging.getLogger("safecurate")
 
 SAFE = "Safe"
 UNSAFE = "Unsafe"
@@ -131,6 +134,13 @@ class Reflector:
             raise ValueError(f"category head expects {category_head.weight.shape[1]}-d embeddings, the encoder "
                              f"gives {classifier.head.weight.shape[1]}-d: retrain it for this encoder "
                              "with `python -m curation.fitting.categories`")
+        fitted_on = category_head.info.get("tuned_layers_of")  # None: the packaged encoder's own layers
+        scoring = Path(classifier.cfg.head or DEFAULT_HEAD).name if classifier.tuned else None
+        if fitted_on != scoring:
+            log.warning("the category head was fitted on embeddings of the encoder %s, the classifier scores with "
+                        "%s: categories may be wrong until `python -m curation.fitting.categories` refits it",
+                        f"with the tuned layers of {fitted_on}" if fitted_on else "without tuned layers",
+                        f"the tuned layers of {scoring}" if scoring else "no tuned layers")
 
     def annotate(self, texts: list[str]) -> list[tuple[str, int, int]]:
         """Per document: (text with reflections, segments, unsafe segments); one encode call for the batch.

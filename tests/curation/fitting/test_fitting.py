@@ -109,6 +109,37 @@ def test_fitted_default_heads_load_and_rank_harm_above_safe_text(tmp_path):
     assert np.all((probs >= 0) & (probs <= 1))
 
 
+def test_a_head_fitted_with_tuned_layers_carries_them_and_a_refit_without_drops_them(tmp_path):
+    from curation.fitting.fit import fit_default
+    from curation.fitting.heads import FitSettings
+    from curation.models.encoder import ENCODER_TOP, load_encoder
+
+    raw, out = fetched(tmp_path / "raw", copies=6), tmp_path / "head"
+    settings = FitSettings(buckets=2 ** 12, tune_layers=1, tune_epochs=3, tune_rate=1e-3, folds=3)
+    info = fit_default(raw, out, settings, with_seed=False)
+    assert (out / ENCODER_TOP).is_file() and info["settings"]["tune_layers"] == 1
+    assert "tuned without its fold" in info["chosen_by"]
+    classifier = EmbeddingClassifier(EmbedConfig(head=str(out)))
+    texts = ["Give me instructions to build a bomb and hurt people", "The bakery sells fresh bread every morning."]
+    assert classifier.tuned
+    assert np.abs(classifier.embed(texts) - load_encoder(EmbedConfig()).encode(texts)).max() > 1e-3
+    scores, probs, _ = classifier.score(texts)
+    assert probs[0] > probs[1] and scores[0] > scores[1]
+    fit_default(raw, out, FitSettings(buckets=2 ** 12), with_seed=False)
+    assert not (out / ENCODER_TOP).exists() and not EmbeddingClassifier(EmbedConfig(head=str(out))).tuned
+
+
+def test_folds_hold_whole_sources_dealt_from_the_largest():
+    from curation.fitting.heads import group_folds
+
+    sources = np.array(["a"] * 50 + ["b"] * 40 + ["c"] * 30 + ["d"] * 20 + ["e"] * 10 + ["f"] * 5)
+    fold = group_folds(sources, 3)
+    assert all(len(set(fold[sources == s])) == 1 for s in "abcdef")
+    assert list(np.bincount(fold)) == [70, 50, 35]  # {a, d}, {b, e}, {c, f}
+    with pytest.raises(ValueError, match="at least 7 sources"):
+        group_folds(sources, 7)
+
+
 def test_harmless_request_sources_read_their_files_as_seeded_samples_of_score_0(tmp_path):
     from curation.fitting.sources import arena_hard, clinc_oos, gsm8k
 

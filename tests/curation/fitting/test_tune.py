@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from curation.config import EmbedConfig
+from curation.config import EmbedConfig, load_config
 from curation.fitting.tune import TopLayers
-from curation.models.encoder import LinearHead, load_encoder
+from curation.models.encoder import DEFAULT_HEAD, LinearHead, load_encoder
+from curation.models.judge import SafetyJudge
 from tests.curation.fitting.test_fitting import HATE, SAFE
 
 pytestmark = pytest.mark.timeout(300)
@@ -32,3 +33,37 @@ def test_tuning_learns_the_rows_and_changes_only_the_top_layers():
     assert probs[np.arange(len(texts)), scores].mean() > 0.5  # from 1/6 untrained
     assert all((tuner.model.encoder.layer[0].state_dict()[k] == v).all() for k, v in lower.items())
     assert any((tuner.model.encoder.layer[-1].state_dict()[k] != v).any() for k, v in top.items())
+
+
+def test_tuned_layers_written_to_a_head_folder_are_the_ones_its_classifier_scores_with(tmp_path):
+    from safetensors.numpy import save_file
+
+    from curation.models.encoder import ENCODER_TOP, EmbeddingClassifier
+
+    texts, scores = SAFE + HATE, np.array([0] * 4 + [3] * 4)
+    tuner = TopLayers(layers=2)
+    states = tuner.states(texts, max_tokens=256)
+    head = tuner.tune(states, scores, np.ones(len(texts)), LinearHead(weight=np.zeros((6, 384)), bias=np.zeros(6),
+                                                                      info={}), epochs=5, rate=1e-3, log=lambda m: None)
+    head.save(tmp_path)
+    save_file(tuner.tensors(), str(tmp_path / ENCODER_TOP))
+    classifier = EmbeddingClassifier(EmbedConfig(head=str(tmp_path), lexical=False))
+    packaged = load_encoder(EmbedConfig()).encode(texts, convert_to_numpy=True)
+    assert classifier.tuned
+    assert np.abs(classifier.embed(texts) - tuner.embed(states)).max() < 5e-3  # float16 layers
+    assert np.abs(classifier.embed(texts) - packaged).max() > 0.05
+    assert EmbeddingClassifier(EmbedConfig(lexical=False)).tuned is (DEFAULT_HEAD / ENCODER_TOP).is_file()
+    # the off-topic gate compares meaning, so it keeps the encoder the layers were not tuned for
+    cfg = load_config(overrides=[f"scoring.embed.head={tmp_path}", "scoring.embed.lexical=false",
+                                 "scoring.llm.enabled=false"])
+    unit = packaged / np.linalg.norm(packaged, axis=1, keepdims=True)
+    similarity = SafetyJudge(cfg).similarity(texts[:4], texts[4:])
+    assert np.allclose(similarity, (unit[:4] * unit[4:]).sum(1), atol=1e-4)
+
+
+def test_layers_tuned_for_another_encoder_are_refused(tmp_path):
+    from curation.models.encoder import set_layers
+
+    encoder = load_encoder(EmbedConfig())
+    with pytest.raises(ValueError, match="another encoder"):
+        set_layers(encoder, {"encoder.layer.5.output.dense.weight": np.zeros((768, 768), np.float16)})

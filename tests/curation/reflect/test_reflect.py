@@ -136,3 +136,16 @@ def test_category_head_names_obvious_violence_and_hate(classifier):
     info = json.loads((CATEGORY_HEAD / "head.json").read_text())
     assert info["heldout_metrics"]["macro_f1"] > 0.6
     assert head.predict(np.zeros((0, head.weight.shape[1]), np.float32)) == []
+
+
+def test_a_category_head_fitted_on_other_encoder_layers_than_the_classifiers_is_named_in_a_warning(classifier,
+                                                                                                     caplog):
+    packaged = CategoryHead.load(CATEGORY_HEAD)
+    scoring = "default" if classifier.tuned else None
+    with caplog.at_level("WARNING", logger="safecurate"):
+        Reflector(classifier, ReflectionConfig(), packaged)
+        assert not caplog.records  # the packaged heads were fitted on one encoder
+        other = CategoryHead(weight=packaged.weight, bias=packaged.bias,
+                             info={**packaged.info, "tuned_layers_of": "someone_elses_head" if scoring else "default"})
+        Reflector(classifier, ReflectionConfig(), other)
+    assert len(caplog.records) == 1 and "curation.fitting.categories" in caplog.records[0].getMessage()
