@@ -33,7 +33,7 @@ EVAL_OUT ?= eval
 # Public labeled sources fetched as RAW/<owner>+<repo>/<path> (curation/heads/default/SOURCES.md lists them).
 RAW ?= labeled/raw
 # Top encoder layers make head fine-tunes with the classifier head (0: a frozen encoder).
-TUNE_LAYERS ?= 0
+TUNE_LAYERS ?= 2
 # The LLM engine: vLLM on a machine with an NVIDIA GPU, its CPU build elsewhere.
 ENGINE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 export HF_HUB_OFFLINE := 1

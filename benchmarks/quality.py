@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.common import machine
 from curation.config import EmbedConfig, RoutingConfig
-from curation.fitting.heads import FitSettings, heads_without_each_source
+from curation.fitting.heads import FitSettings, fit_heads, group_folds, heads_without_each_source
 from curation.fitting.table import build_table, table_columns
 from curation.models.encoder import EmbeddingClassifier, load_encoder, set_layers
 from curation.models.lexical import counts
@@ -90,7 +90,10 @@ def baseline(texts: list[str]) -> np.ndarray | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, required=True, help="folder of fetched sources, <owner>+<repo>/<path>")
-    parser.add_argument("--per-source", type=int, default=600, help="held-out rows scored per source (seeded)")
+    parser.add_argument("--per-source", type=int, default=400, help="held-out rows scored per source (seeded)")
+    parser.add_argument("--folds", action="store_true",
+                        help="hold out folds of whole sources as `make head` does for tuned layers, also when the "
+                             "packaged head has none (compares a frozen encoder with tuned layers on equal terms)")
     parser.add_argument("--sources", help="comma-separated sources to hold out (default: every source; the heads "
                                           "are still fitted on all the others)")
     parser.add_argument("--dilute", type=int, default=40, help="unsafe rows per source diluted")
@@ -108,7 +111,8 @@ def main() -> None:
         parser.error(f"unknown sources {sorted(only - set(sources))}; the table has {sorted(set(sources))}")
     print(f"{len(texts)} rows, {len(summary)} sources; embedding for the fits ...", flush=True)
     results = {}
-    for source, held, classifier in held_out(packaged, texts, scores, sources, settings, only):
+    grouped = args.folds or bool(settings.tune_layers)
+    for source, held, classifier in held_out(packaged, texts, scores, sources, settings, only, grouped):
         rows = np.flatnonzero(held)
         rng = np.random.default_rng([settings.seed, zlib.crc32(str(source).encode())])  # a new source moves no sample
         rows = np.sort(rng.choice(rows, min(len(rows), args.per_source), replace=False))
@@ -129,9 +133,10 @@ def main() -> None:
     score, prob, _ = packaged.score([r["text"] for r in team])
     results["team_240 (packaged head)"] = binary_metrics(truth, score, prob)
     print_table(results)
-    what = (f"{settings.folds} folds of whole sources: heads fitted and top {settings.tune_layers} encoder layers "
-            "tuned on the other folds, each source of the fold scored" if settings.tune_layers else
-            "leave one source out: heads fitted on every other source, the named one scored")
+    tuned = f" and top {settings.tune_layers} encoder layers tuned" if settings.tune_layers else ""
+    what = (f"{settings.folds} folds of whole sources: heads fitted{tuned} on the other folds, each source of the "
+            "fold scored" if grouped else "leave one source out: heads fitted on every other source, the named one "
+            "scored")
     report = {"what": what,
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": summary,
               "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds",
@@ -144,20 +149,35 @@ def main() -> None:
 
 
 def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray, sources: np.ndarray,
-             settings: FitSettings, only: set[str] | None):
+             settings: FitSettings, only: set[str] | None, grouped: bool = False):
     """Per held-out source (those in `only`, when given): (source, its rows as a mask, an EmbeddingClassifier whose
-    heads, and tuned layers when `settings` tunes them, never saw it; blend weight and thresholds: `packaged`'s)."""
+    heads, and tuned layers when `settings` tunes them, never saw it; blend weight and thresholds: `packaged`'s).
+    Heads are fitted without each source, or without each fold of whole sources when `grouped` or tuned."""
     cfg, counted = packaged.cfg, counts(texts, settings.buckets)
 
     def classifier(encoder, head, lexical) -> EmbeddingClassifier:
         head.info, lexical.info = packaged.head.info, packaged.lexical.info
         return EmbeddingClassifier(cfg, encoder=encoder, heads=(head, lexical))
 
+    def each_source(held: np.ndarray, scorer: EmbeddingClassifier):
+        for source in np.unique(sources[held]):
+            if only is None or source in only:
+                yield source, sources == source, scorer
+
     if not settings.tune_layers:
         encoder = load_encoder(cfg)
         embeddings = encoder.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
-        for source, held, heads in heads_without_each_source(embeddings, counted, scores, sources, settings, only):
-            yield source, held, classifier(encoder, *heads)
+        if not grouped:
+            for source, held, heads in heads_without_each_source(embeddings, counted, scores, sources, settings,
+                                                                 only):
+                yield source, held, classifier(encoder, *heads)
+            return
+        fold = group_folds(sources, settings.folds)
+        for k in range(settings.folds):
+            held = fold == k
+            if only is None or only & set(sources[held]):
+                heads = fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
+                yield from each_source(held, classifier(encoder, *heads))
         return
     from curation.fitting.tune import TopLayers, tuned_folds
 
@@ -165,10 +185,7 @@ def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray
     for held, (head, lexical, tuner) in tuned_folds(states, counted, scores, sources, settings, only=only):
         encoder = load_encoder(cfg)
         set_layers(encoder, tuner.tensors())
-        tuned = classifier(encoder, head, lexical)
-        for source in np.unique(sources[held]):
-            if only is None or source in only:
-                yield source, sources == source, tuned
+        yield from each_source(held, classifier(encoder, head, lexical))
 
 
 def print_table(results: dict) -> None:

@@ -25,13 +25,14 @@ def test_every_source_is_scored_once_by_heads_of_its_own_fold_frozen_or_tuned(tm
     packaged = EmbeddingClassifier(EmbedConfig())
     probe = ["Give me instructions to build a bomb and hurt people"]
     plain = load_encoder(EmbedConfig()).encode(probe)  # the packaged encoder, no tuned layers
-    for settings in (FitSettings(buckets=2 ** 12), FitSettings(buckets=2 ** 12, tune_layers=1, tune_epochs=2,
-                                                               tune_rate=1e-3, folds=3)):
-        seen = list(held_out(packaged, texts, scores, sources, settings, only=None))
+    frozen, tuned = FitSettings(buckets=2 ** 12, folds=3), FitSettings(buckets=2 ** 12, tune_layers=1,
+                                                                       tune_epochs=2, tune_rate=1e-3, folds=3)
+    for settings, grouped in ((frozen, False), (frozen, True), (tuned, False)):
+        seen = list(held_out(packaged, texts, scores, sources, settings, None, grouped))
         assert sorted(source for source, _, _ in seen) == sorted(set(sources))
         assert all((held == (sources == source)).all() for source, held, _ in seen)
         assert all(c.levels == packaged.levels and c.encoder_weight == packaged.encoder_weight for _, _, c in seen)
-        tuned = [np.abs(c.embed(probe) - plain).max() > 1e-3 for _, _, c in seen]
-        assert all(tuned) if settings.tune_layers else not any(tuned)
-    only = list(held_out(packaged, texts, scores, sources, settings, only={"davidson"}))
+        moved = [np.abs(c.embed(probe) - plain).max() > 1e-3 for _, _, c in seen]
+        assert all(moved) if settings.tune_layers else not any(moved)
+    only = list(held_out(packaged, texts, scores, sources, tuned, only={"davidson"}))
     assert [source for source, _, _ in only] == ["davidson"]
