@@ -42,10 +42,24 @@ def main() -> None:
     args = parser.parse_args()
 
     from curation.config import EmbedConfig
-    from curation.models.encoder import load_encoder
+    from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
 
     chosen = pairs(args.raw, args.pairs)
-    encoder = load_encoder(EmbedConfig())
+    print(f"{len(chosen)} ParaDetox pairs")
+    result = {"what": "encoder cosine of human meaning-preserving rewrites (ParaDetox) vs random pairs",
+              "source": "s-nlp/paradetox (CC0-1.0)", "pairs": len(chosen), "encoder": "all-MiniLM-L6-v2 (packaged)",
+              **cosines(load_encoder(EmbedConfig()), chosen), "machine": machine()}
+    if (DEFAULT_HEAD / ENCODER_TOP).is_file():  # why the gate keeps the packaged layers
+        print("with the packaged head's tuned top layers (not used by the gate):")
+        result["with_tuned_layers"] = cosines(load_encoder(EmbedConfig(), DEFAULT_HEAD), chosen)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.json}")
+
+
+def cosines(encoder, chosen: list[tuple[str, str]]) -> dict:
+    """Cosine quantiles of the pairs and of the same sentences paired at random, and the share of each that each
+    candidate threshold keeps; printed and returned."""
     source = encoder.encode([a for a, _ in chosen], normalize_embeddings=True, batch_size=64)
     rewrite = encoder.encode([b for _, b in chosen], normalize_embeddings=True, batch_size=64)
     faithful = (source * rewrite).sum(axis=1)
@@ -56,18 +70,12 @@ def main() -> None:
 
     gate = {str(t): {"rewrites_kept": round(float((faithful >= t).mean()), 4),
                      "random_kept": round(float((shuffled >= t).mean()), 4)} for t in THRESHOLDS}
-    print(f"{len(chosen)} ParaDetox pairs; cosine quantiles")
-    print("  rewrites", quantiles(faithful))
-    print("  random  ", quantiles(shuffled))
+    print("  cosine quantiles, rewrites", quantiles(faithful))
+    print("  cosine quantiles, random  ", quantiles(shuffled))
     for threshold, kept in gate.items():
         print(f"  min_similarity {threshold}: rewrites kept {kept['rewrites_kept']:.3f}, "
               f"random pairs kept {kept['random_kept']:.4f}")
-    result = {"what": "encoder cosine of human meaning-preserving rewrites (ParaDetox) vs random pairs",
-              "source": "s-nlp/paradetox (CC0-1.0)", "pairs": len(chosen), "encoder": "all-MiniLM-L6-v2 (packaged)",
-              "rewrites": quantiles(faithful), "random": quantiles(shuffled), "gate": gate, "machine": machine()}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {args.json}")
+    return {"rewrites": quantiles(faithful), "random": quantiles(shuffled), "gate": gate}
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ class SafetyJudge:
 
     def similarity(self, sources: list[str], texts: list[str]) -> list[float]:
         """Cosine similarity of each text to its source, by the scoring encoder without tuned layers (tuned for
-        harm, they place texts by harm more than by meaning), each cut at max_seq_length."""
+        harm, they draw unrelated texts together: benchmarks/results/faithfulness.json), each cut at max_seq_length."""
         if not texts:
             return []
         if self.plain is None:
