@@ -140,7 +140,7 @@ head: $(STAMP) ## Rebuild the default classifier (heads; TUNE_LAYERS tuned encod
 	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/default --tune-layers $(TUNE_LAYERS)
 	$(PY) -m curation.fitting.categories
 
-quality: $(STAMP) ## Scorer quality, leave one source out over the sources in RAW; table + benchmarks/results/quality.json
+quality: $(STAMP) ## Scorer quality across the sources in RAW, each held out with its fold; table + benchmarks/results/quality.json
 	$(PY) -m benchmarks.quality --raw '$(RAW)'
 
 config: $(STAMP) ## Print the resolved config (CONFIG=file, SET='key=value ...')
