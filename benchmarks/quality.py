@@ -11,7 +11,7 @@ flagged share on sources that are all safe or all unsafe, the share the default 
 lower the score of an unsafe row by more than 1. The team's own 240-row set is scored by the packaged head. With
 profanity-check installed, its AUROC is printed beside ours. Writes JSON.
 
-    python -m benchmarks.quality --raw FOLDER [--per-source 600] [--sources a,b]
+    python -m benchmarks.quality --raw FOLDER [--per-source 400] [--sources a,b] [--folds]
                                  [--json benchmarks/results/quality.json]
 """
 
@@ -100,12 +100,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
     args = parser.parse_args()
     started = time.time()
-    settings = FitSettings()
-    table, summary = build_table(args.raw, seed=settings.seed)
-    texts, scores, sources = table_columns(table)
     cfg = EmbedConfig()
     packaged = EmbeddingClassifier(cfg)
     settings = FitSettings(**packaged.head.info.get("settings", {}))  # the packaged head's recipe
+    table, summary = build_table(args.raw, seed=settings.seed)
+    texts, scores, sources = table_columns(table)
     only = None if args.sources is None else set(args.sources.split(","))
     if only is not None and only - set(sources):
         parser.error(f"unknown sources {sorted(only - set(sources))}; the table has {sorted(set(sources))}")
