@@ -17,8 +17,6 @@ import json
 import time
 from pathlib import Path
 
-from safetensors.numpy import save_file
-
 from curation.config import EmbedConfig
 from curation.fitting.heads import FitSettings, choose_blend, choose_levels, fit_heads, out_of_source
 from curation.fitting.table import build_table, table_columns
@@ -84,7 +82,7 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     head.save(out)
     lexical.save(out)
     if tuner:
-        save_file(tuner.tensors(), str(out / ENCODER_TOP))
+        tuner.write(out / ENCODER_TOP)
     else:
         (out / ENCODER_TOP).unlink(missing_ok=True)
     (out / "SOURCES.md").write_text(sources_markdown(summary))

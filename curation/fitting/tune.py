@@ -17,6 +17,7 @@ import numpy as np
 
 from curation.fitting.heads import FitSettings, fit_heads, group_folds, row_weights
 from curation.models.encoder import LinearHead
+from curation.models.layer_delta import write_layers
 from curation.models.lexical import LexicalHead
 from curation.models.score_levels import CLASSES
 
@@ -46,6 +47,7 @@ class TopLayers:
             parameter.requires_grad = False
         for parameter in self.top.parameters():
             parameter.requires_grad = True
+        self.initial = self.tensors()  # the packaged layers, which the tuned ones are stored against
 
     def states(self, texts: list[str], max_tokens: int, batch: int = 64) -> list:
         """Per text, the hidden states (tokens x dim, float16) that enter the top layers, cut at `max_tokens`."""
@@ -127,9 +129,14 @@ class TopLayers:
         return LinearHead(weight=linear.weight.detach().numpy(), bias=linear.bias.detach().numpy(), info={})
 
     def tensors(self) -> dict[str, np.ndarray]:
-        """The tuned layers' parameters (float16), named as in the encoder's state dict (ENCODER_TOP's content)."""
-        return {f"encoder.layer.{self.below + i}.{name}": value.detach().to(self.torch.float16).numpy()
+        """The top layers' parameters as they are now (float32 copies), named as in the encoder's state dict."""
+        return {f"encoder.layer.{self.below + i}.{name}": value.detach().numpy().copy()
                 for i, layer in enumerate(self.top) for name, value in layer.state_dict().items()}
+
+    def write(self, path) -> None:
+        """Write the tuned layers for `load_encoder` (curation.models.encoder.ENCODER_TOP): as their difference
+        from the packaged ones (curation.models.layer_delta)."""
+        write_layers(path, self.tensors(), self.initial)
 
 
 def tuned_heads(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings,

@@ -11,13 +11,15 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from curation.config import EmbedConfig
+from curation.models.layer_delta import read_layers
 from curation.models.lexical import LexicalHead
 from curation.models.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels, head_levels, softmax
 
 DEFAULT_HEAD = Path(__file__).parents[1] / "heads" / "default"
 ENCODER_TOP = "encoder_top.safetensors"
-"""In a head folder: the encoder's fine-tuned top transformer layers (curation.fitting.tune), which replace the
-packaged encoder's own when the head scores; the head was fitted on the embeddings they make."""
+"""In a head folder: the encoder's fine-tuned top transformer layers (curation.fitting.tune), stored as their
+difference from the packaged encoder's (curation.models.layer_delta), which they replace when the head scores; the
+head was fitted on the embeddings they make."""
 
 
 @dataclass
@@ -110,7 +112,9 @@ def load_encoder(cfg: EmbedConfig, head: str | Path | None = None):
     encoder = SentenceTransformer(path, device=torch_device(cfg.device), local_files_only=True)
     encoder.max_seq_length = cfg.max_seq_length
     if head is not None and (Path(head) / ENCODER_TOP).is_file():
-        set_layers(encoder, load_file(str(Path(head) / ENCODER_TOP)), Path(head) / ENCODER_TOP)
+        stored = Path(head) / ENCODER_TOP
+        own = {k: v.detach().float().cpu().numpy() for k, v in encoder[0].auto_model.state_dict().items()}
+        set_layers(encoder, read_layers(stored, own), stored)
     return encoder
 
 
