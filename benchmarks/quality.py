@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.common import machine
 from curation.config import EmbedConfig, RoutingConfig
-from curation.fitting.heads import FitSettings, fit_heads, group_folds, heads_without_each_source
+from curation.fitting.heads import FitSettings, heads_without_each_fold, heads_without_each_source
 from curation.fitting.table import build_table, table_columns
 from curation.models.encoder import EmbeddingClassifier, load_encoder, set_layers
 from curation.models.lexical import counts
@@ -171,12 +171,8 @@ def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray
                                                                  only):
                 yield source, held, classifier(encoder, *heads)
             return
-        fold = group_folds(sources, settings.folds)
-        for k in range(settings.folds):
-            held = fold == k
-            if only is None or only & set(sources[held]):
-                heads = fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
-                yield from each_source(held, classifier(encoder, *heads))
+        for held, heads in heads_without_each_fold(embeddings, counted, scores, sources, settings, only):
+            yield from each_source(held, classifier(encoder, *heads))
         return
     from curation.fitting.tune import TopLayers, tuned_folds
 

@@ -88,6 +88,23 @@ def heads_without_each_source(embeddings: np.ndarray, counted, scores: np.ndarra
         yield source, held, fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
 
 
+def each_fold(sources: np.ndarray, folds: int, only: set[str] | None = None):
+    """Per fold of whole sources (`group_folds`; those holding a source in `only`, when given), in order: its rows
+    as a mask."""
+    fold = group_folds(sources, folds)
+    for k in range(folds):
+        held = fold == k
+        if only is None or only & set(sources[held]):
+            yield held
+
+
+def heads_without_each_fold(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
+                            settings: FitSettings, only: set[str] | None = None):
+    """Per fold of whole sources (`each_fold`), in order: (its rows as a mask, heads fitted on the other folds)."""
+    for held in each_fold(sources, settings.folds, only):
+        yield held, fit_heads(embeddings[~held], counted[~held], scores[~held], sources[~held], settings)
+
+
 def out_of_source(embeddings: np.ndarray, counted, scores: np.ndarray, sources: np.ndarray,
                   settings: FitSettings, log=print) -> tuple[np.ndarray, np.ndarray]:
     """(encoder, lexical) 6-way probabilities of every row from heads fitted without the row's source."""

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from curation.fitting.heads import FitSettings, fit_heads, group_folds, row_weights
+from curation.fitting.heads import FitSettings, each_fold, fit_heads, row_weights
 from curation.models.encoder import LinearHead
 from curation.models.layer_delta import write_layers
 from curation.models.lexical import LexicalHead
@@ -152,15 +152,10 @@ def tuned_heads(states: list, counted, scores: np.ndarray, sources: np.ndarray, 
 
 def tuned_folds(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings, log=print,
                 only: set[str] | None = None):
-    """Per fold of whole sources (`group_folds`; those with a source in `only`, when given), in order: (its rows as
-    a mask, `tuned_heads` of the other folds)."""
-    fold = group_folds(sources, settings.folds)
-    for k in range(settings.folds):
-        held = fold == k
-        if only is not None and not only & set(sources[held]):
-            continue
+    """Per fold of whole sources (`each_fold`), in order: (its rows as a mask, `tuned_heads` of the other folds)."""
+    for held in each_fold(sources, settings.folds, only):
         rest = np.flatnonzero(~held)
-        log(f"  fold {k + 1}/{settings.folds}: tuning without {', '.join(sorted(set(sources[held])))}")
+        log(f"  tuning without {', '.join(sorted(set(sources[held])))}")
         yield held, tuned_heads([states[i] for i in rest], counted[rest], scores[rest], sources[rest], settings,
                                 log)
 

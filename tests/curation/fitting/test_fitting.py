@@ -231,7 +231,7 @@ def test_fetch_copies_each_sources_files_and_folders_and_names_the_ones_it_could
 
 def test_held_out_folds_can_be_limited_to_named_sources():
     """`benchmarks.quality --sources`: only the named sources are held out; the heads still learn from the rest."""
-    from curation.fitting.heads import FitSettings, heads_without_each_source
+    from curation.fitting.heads import FitSettings, heads_without_each_fold, heads_without_each_source
     from curation.models.lexical import counts
 
     rng = np.random.default_rng(0)
@@ -245,3 +245,6 @@ def test_held_out_folds_can_be_limited_to_named_sources():
     head, _ = folds[0][2]
     probs = head.probabilities(embeddings[sources == "b"])
     assert probs[scores[sources == "b"] == 3, 3].mean() > probs[scores[sources == "b"] == 0, 3].mean()
+    settings = FitSettings(buckets=2 ** 10, folds=3)
+    folds = list(heads_without_each_fold(embeddings, counted, scores, sources, settings, only={"b"}))
+    assert len(folds) == 1 and (folds[0][0] == (sources == "b")).all()
