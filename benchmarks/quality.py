@@ -174,10 +174,14 @@ def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray
         for held, heads in heads_without_each_fold(embeddings, counted, scores, sources, settings, only):
             yield from each_source(held, classifier(encoder, *heads))
         return
-    from curation.fitting.tune import TopLayers, tuned_folds
+    from curation.fitting.tune import TopLayers, fold_cache, tuned_folds
 
-    states = TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
-    for held, (head, lexical, tuner) in tuned_folds(states, counted, scores, sources, settings, only=only):
+    def states() -> list:
+        return TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
+
+    cache = fold_cache(texts, scores, sources, settings)  # the folds `make head` tuned on this table, when kept
+    for held, (head, lexical, tuner) in tuned_folds(states, counted, scores, sources, settings, only=only,
+                                                    cache=cache):
         encoder = load_encoder(cfg)
         set_layers(encoder, tuner.tensors())
         yield from each_source(held, classifier(encoder, head, lexical))

@@ -7,6 +7,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["SAFECURATE_CACHE"] = __import__("tempfile").mkdtemp(prefix="safecurate-test-cache-")  # not the user's
 
 import logging  # noqa: E402
 import random  # noqa: E402

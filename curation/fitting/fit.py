@@ -34,10 +34,11 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     counted = counts(texts, settings.buckets)
     tuner = None
     if settings.tune_layers:
-        from curation.fitting.tune import TopLayers, out_of_fold, tuned_heads
+        from curation.fitting.tune import TopLayers, fold_cache, out_of_fold, tuned_heads
 
         states = TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
-        encoder_probs, lexical_probs = out_of_fold(states, counted, scores, sources, settings)
+        encoder_probs, lexical_probs = out_of_fold(states, counted, scores, sources, settings,
+                                                   cache=fold_cache(texts, scores, sources, settings))
     else:
         embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,
                                                     show_progress_bar=False)

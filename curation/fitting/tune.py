@@ -10,19 +10,29 @@ frozen encoder.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import os
 import random
+import shutil
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from curation.fitting.heads import FitSettings, each_fold, fit_heads, row_weights
-from curation.models.encoder import LinearHead
-from curation.models.layer_delta import write_layers
+from curation.models.encoder import ENCODER_TOP, LinearHead
+from curation.models.layer_delta import read_layers, write_layers
 from curation.models.lexical import LexicalHead
 from curation.models.score_levels import CLASSES
 
 BATCH = 32
 """Rows per training step."""
+FOLD_CACHE = Path(os.environ.get("SAFECURATE_CACHE") or Path.home() / ".cache" / "safecurate") / "folds"
+"""Where `tuned_folds` keeps each fold's tuned layers and heads (`fold_cache`): `make quality` after `make head` on
+the same table reuses them instead of tuning every fold again."""
 
 
 class TopLayers:
@@ -133,6 +143,14 @@ class TopLayers:
         return {f"encoder.layer.{self.below + i}.{name}": value.detach().numpy().copy()
                 for i, layer in enumerate(self.top) for name, value in layer.state_dict().items()}
 
+    def load(self, path) -> None:
+        """Set the top layers to the tuned ones `write` wrote to `path`."""
+        tuned = read_layers(path, self.initial)
+        for i, layer in enumerate(self.top):
+            prefix = f"encoder.layer.{self.below + i}."
+            layer.load_state_dict({k[len(prefix):]: self.torch.from_numpy(v) for k, v in tuned.items()
+                                   if k.startswith(prefix)})
+
     def write(self, path) -> None:
         """Write the tuned layers for `load_encoder` (curation.models.encoder.ENCODER_TOP): as their difference
         from the packaged ones (curation.models.layer_delta)."""
@@ -150,21 +168,58 @@ def tuned_heads(states: list, counted, scores: np.ndarray, sources: np.ndarray, 
     return head, lexical, tuner
 
 
-def tuned_folds(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings, log=print,
-                only: set[str] | None = None):
-    """Per fold of whole sources (`each_fold`), in order: (its rows as a mask, `tuned_heads` of the other folds)."""
+def fold_cache(texts: list[str], scores: np.ndarray, sources: np.ndarray, settings: FitSettings) -> Path:
+    """The folder under FOLD_CACHE for the fold fits of this table with these settings and this fitting code."""
+    digest = hashlib.sha256(json.dumps(vars(settings), sort_keys=True).encode())
+    for module in (__file__, Path(__file__).with_name("heads.py")):
+        digest.update(Path(module).read_bytes())
+    for text, score, source in zip(texts, scores, sources, strict=True):
+        digest.update(f"{source}\t{score}\t{text}\0".encode())
+    return FOLD_CACHE / digest.hexdigest()[:16]
+
+
+def tuned_folds(states: Callable[[], list], counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings,
+                log=print, only: set[str] | None = None, cache: Path | None = None):
+    """Per fold of whole sources (`each_fold`), in order: (its rows as a mask, `tuned_heads` of the other folds).
+    `states` gives every row's cached lower states (`TopLayers.states`); it is called only when a fold is tuned.
+    With `cache` (a `fold_cache` folder), a fold tuned there before is read back instead of tuned again, and a new
+    one is kept there (its layers and heads as a head folder holds them)."""
+    states = functools.cache(states)
     for held in each_fold(sources, settings.folds, only):
+        names = sorted(set(sources[held]))
+        kept = cache / hashlib.sha256("\n".join(names).encode()).hexdigest()[:12] if cache else None
+        if kept is not None and (kept / ENCODER_TOP).is_file():
+            log(f"  without {', '.join(names)}: tuned before, read from {kept}")
+            tuner = TopLayers(settings.tune_layers, settings.seed)
+            tuner.load(kept / ENCODER_TOP)
+            yield held, (LinearHead.load(kept), LexicalHead.load(kept), tuner)
+            continue
         rest = np.flatnonzero(~held)
-        log(f"  tuning without {', '.join(sorted(set(sources[held])))}")
-        yield held, tuned_heads([states[i] for i in rest], counted[rest], scores[rest], sources[rest], settings,
-                                log)
+        log(f"  tuning without {', '.join(names)}")
+        tuned = tuned_heads([states()[i] for i in rest], counted[rest], scores[rest], sources[rest], settings, log)
+        if kept is not None:
+            _keep(kept, *tuned)
+        yield held, tuned
+
+
+def _keep(folder: Path, head: LinearHead, lexical: LexicalHead, tuner: TopLayers) -> None:
+    """Write one fold's fits to `folder`, whole or not at all."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    head.save(partial)
+    lexical.save(partial)
+    tuner.write(partial / ENCODER_TOP)  # written last: its presence marks a whole fold
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(partial, folder)
 
 
 def out_of_fold(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings,
-                log=print) -> tuple[np.ndarray, np.ndarray]:
-    """(encoder, lexical) 6-way probabilities of every row from heads fitted and tuned without its fold."""
+                log=print, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(encoder, lexical) 6-way probabilities of every row from heads fitted and tuned without its fold (`cache`:
+    as `tuned_folds`)."""
     encoder, lexical = np.zeros((len(scores), CLASSES)), np.zeros((len(scores), CLASSES))
-    for held, (head, lex, tuner) in tuned_folds(states, counted, scores, sources, settings, log):
+    for held, (head, lex, tuner) in tuned_folds(lambda: states, counted, scores, sources, settings, log,
+                                                 cache=cache):
         rows = np.flatnonzero(held)
         encoder[rows] = head.probabilities(tuner.embed([states[i] for i in rows]))
         lexical[rows] = lex.probabilities_of_counts(counted[rows])

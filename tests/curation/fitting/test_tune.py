@@ -65,3 +65,35 @@ def test_layers_tuned_for_another_encoder_are_refused(tmp_path):
     encoder = load_encoder(EmbedConfig())
     with pytest.raises(ValueError, match="another encoder"):
         set_layers(encoder, {"encoder.layer.5.output.dense.weight": np.zeros((768, 768), np.float16)})
+
+
+def test_folds_tuned_once_are_read_back_from_the_cache_not_tuned_again(tmp_path):
+    from curation.fitting.heads import FitSettings
+    from curation.fitting.tune import fold_cache, tuned_folds
+    from curation.models.lexical import counts
+
+    texts = SAFE + HATE + SAFE[::-1] + HATE[::-1] + SAFE[1:] + HATE[1:]
+    scores = np.array(([0] * 4 + [3] * 4) * 2 + [0] * 3 + [3] * 3)
+    sources = np.array(["a"] * 8 + ["b"] * 8 + ["c"] * 6)
+    settings = FitSettings(buckets=2 ** 10, tune_layers=1, tune_epochs=1, tune_rate=1e-3, folds=3)
+    cache, counted = fold_cache(texts, scores, sources, settings), counts(texts, settings.buckets)
+    tuner = TopLayers(layers=1)
+    states = tuner.states(texts, max_tokens=64)
+
+    def embedded(folds):
+        return [(held, head.probabilities(top.embed([states[i] for i in np.flatnonzero(held)])))
+                for held, (head, _, top) in folds]
+
+    first = embedded(tuned_folds(lambda: states, counted, scores, sources, settings, log=lambda m: None,
+                                 cache=cache))
+
+    def no_tuning():
+        raise AssertionError("a cached fold was tuned again")
+
+    again = embedded(tuned_folds(no_tuning, counted, scores, sources, settings, log=lambda m: None, cache=cache))
+    assert len(first) == len(again) == 3 and len(list(cache.iterdir())) == 3
+    for (held, probs), (held_again, probs_again) in zip(first, again, strict=True):
+        assert (held == held_again).all() and np.abs(probs - probs_again).max() < 5e-3
+    other = FitSettings(buckets=2 ** 10, tune_layers=1, tune_epochs=2, tune_rate=1e-3, folds=3)
+    assert fold_cache(texts, scores, sources, other) != cache  # other settings tune anew
+    assert fold_cache(texts, scores[::-1], sources, settings) != cache  # so do other labels
