@@ -111,7 +111,8 @@ def main() -> None:
     print(f"{len(texts)} rows, {len(summary)} sources; embedding for the fits ...", flush=True)
     results = {}
     grouped = args.folds or bool(settings.tune_layers)
-    for source, held, classifier in held_out(packaged, texts, scores, sources, settings, only, grouped):
+    fits = []
+    for source, held, classifier in held_out(packaged, texts, scores, sources, settings, only, grouped, fits):
         rows = np.flatnonzero(held)
         rng = np.random.default_rng([settings.seed, zlib.crc32(str(source).encode())])  # a new source moves no sample
         rows = np.sort(rng.choice(rows, min(len(rows), args.per_source), replace=False))
@@ -140,7 +141,7 @@ def main() -> None:
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": summary,
               "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds",
                                                                      "confident_levels", "level_one_from")},
-              "config": cfg.model_dump(mode="json"), "seconds": round(time.time() - started, 1),
+              "config": cfg.model_dump(mode="json"), "fold_fits": fits, "seconds": round(time.time() - started, 1),
               "machine": machine()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -148,10 +149,12 @@ def main() -> None:
 
 
 def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray, sources: np.ndarray,
-             settings: FitSettings, only: set[str] | None, grouped: bool = False):
+             settings: FitSettings, only: set[str] | None, grouped: bool = False, fits: list | None = None):
     """Per held-out source (those in `only`, when given): (source, its rows as a mask, an EmbeddingClassifier whose
     heads, and tuned layers when `settings` tunes them, never saw it; blend weight and thresholds: `packaged`'s).
-    Heads are fitted without each source, or without each fold of whole sources when `grouped` or tuned."""
+    Heads are fitted without each source, or without each fold of whole sources when `grouped` or tuned. With
+    tuned layers, `fits` (a list) gets per fold the sources it holds out and the seconds its fits took: tuned, or
+    read back from the fold cache `make head` filled (the first fold's also count the lower states)."""
     cfg, counted = packaged.cfg, counts(texts, settings.buckets)
 
     def classifier(encoder, head, lexical) -> EmbeddingClassifier:
@@ -180,11 +183,16 @@ def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray
         return TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
 
     cache = fold_cache(texts, scores, sources, settings)  # the folds `make head` tuned on this table, when kept
+    started = time.time()
     for held, (head, lexical, tuner) in tuned_folds(states, counted, scores, sources, settings, only=only,
                                                     cache=cache):
+        if fits is not None:
+            fits.append({"held_out": sorted(str(s) for s in set(sources[held])),
+                         "seconds": round(time.time() - started, 1)})
         encoder = load_encoder(cfg)
         set_layers(encoder, tuner.tensors())
         yield from each_source(held, classifier(encoder, head, lexical))
+        started = time.time()
 
 
 def print_table(results: dict) -> None:
