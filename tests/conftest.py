@@ -7,7 +7,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ["SAFECURATE_CACHE"] = __import__("tempfile").mkdtemp(prefix="safecurate-test-cache-")  # not the user's
 
 import logging  # noqa: E402
 import random  # noqa: E402
@@ -43,6 +42,13 @@ def ray_local():
              logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def kept_folds(tmp_path, monkeypatch):
+    """Fold fits (curation.fitting.tune.FOLD_CACHE) kept in a temporary folder instead of the user's cache."""
+    monkeypatch.setattr("curation.fitting.tune.FOLD_CACHE", tmp_path / "folds")
+    return tmp_path / "folds"
 
 
 @pytest.fixture

@@ -26,11 +26,12 @@ from curation.fitting.heads import FitSettings, each_fold, fit_heads, row_weight
 from curation.models.encoder import ENCODER_TOP, LinearHead
 from curation.models.layer_delta import read_layers, write_layers
 from curation.models.lexical import LexicalHead
+from curation.models.packaged import cache_dir
 from curation.models.score_levels import CLASSES
 
 BATCH = 32
 """Rows per training step."""
-FOLD_CACHE = Path(os.environ.get("SAFECURATE_CACHE") or Path.home() / ".cache" / "safecurate") / "folds"
+FOLD_CACHE = cache_dir() / "folds"
 """Where `tuned_folds` keeps each fold's tuned layers and heads (`fold_cache`): `make quality` after `make head` on
 the same table reuses them instead of tuning every fold again."""
 

@@ -13,7 +13,7 @@ def test_a_source_reports_what_the_default_routing_would_rephrase_or_refuse_besi
     assert metrics["auroc"] == 1.0 and metrics["precision"] == 0.5 and metrics["recall"] == 1.0
 
 
-def test_every_source_is_scored_once_by_heads_of_its_own_fold_frozen_or_tuned(tmp_path):
+def test_every_source_is_scored_once_by_heads_of_its_own_fold_frozen_or_tuned(tmp_path, kept_folds):
     from benchmarks.quality import held_out
     from curation.config import EmbedConfig
     from curation.fitting.heads import FitSettings

@@ -109,7 +109,7 @@ def test_fitted_default_heads_load_and_rank_harm_above_safe_text(tmp_path):
     assert np.all((probs >= 0) & (probs <= 1))
 
 
-def test_a_head_fitted_with_tuned_layers_carries_them_and_a_refit_without_drops_them(tmp_path):
+def test_a_head_fitted_with_tuned_layers_carries_them_and_a_refit_without_drops_them(tmp_path, kept_folds):
     from curation.fitting.fit import fit_default
     from curation.fitting.heads import FitSettings
     from curation.models.encoder import ENCODER_TOP, load_encoder
@@ -119,6 +119,7 @@ def test_a_head_fitted_with_tuned_layers_carries_them_and_a_refit_without_drops_
     info = fit_default(raw, out, settings, with_seed=False)
     assert (out / ENCODER_TOP).is_file() and info["settings"]["tune_layers"] == 1
     assert "tuned without its fold" in info["chosen_by"]
+    assert [len(list(kept.iterdir())) for kept in kept_folds.iterdir()] == [3]  # for make quality to read back
     classifier = EmbeddingClassifier(EmbedConfig(head=str(out)))
     texts = ["Give me instructions to build a bomb and hurt people", "The bakery sells fresh bread every morning."]
     assert classifier.tuned

@@ -67,7 +67,7 @@ def test_layers_tuned_for_another_encoder_are_refused(tmp_path):
         set_layers(encoder, {"encoder.layer.5.output.dense.weight": np.zeros((768, 768), np.float16)})
 
 
-def test_folds_tuned_once_are_read_back_from_the_cache_not_tuned_again(tmp_path):
+def test_folds_tuned_once_are_read_back_from_the_cache_not_tuned_again(kept_folds):
     from curation.fitting.heads import FitSettings
     from curation.fitting.tune import fold_cache, tuned_folds
     from curation.models.lexical import counts
@@ -91,7 +91,7 @@ def test_folds_tuned_once_are_read_back_from_the_cache_not_tuned_again(tmp_path)
         raise AssertionError("a cached fold was tuned again")
 
     again = embedded(tuned_folds(no_tuning, counted, scores, sources, settings, log=lambda m: None, cache=cache))
-    assert len(first) == len(again) == 3 and len(list(cache.iterdir())) == 3
+    assert cache.parent == kept_folds and len(first) == len(again) == 3 and len(list(cache.iterdir())) == 3
     for (held, probs), (held_again, probs_again) in zip(first, again, strict=True):
         assert (held == held_again).all() and np.abs(probs - probs_again).max() < 5e-3
     other = FitSettings(buckets=2 ** 10, tune_layers=1, tune_epochs=2, tune_rate=1e-3, folds=3)
