@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -170,10 +171,11 @@ def tuned_heads(states: list, counted, scores: np.ndarray, sources: np.ndarray, 
 
 
 def fold_cache(texts: list[str], scores: np.ndarray, sources: np.ndarray, settings: FitSettings) -> Path:
-    """The folder under FOLD_CACHE for the fold fits of this table with these settings and this fitting code."""
+    """The folder under FOLD_CACHE for the fold fits of this table with these settings and this fitting code (this
+    module, the heads' fits and the lexical features)."""
     digest = hashlib.sha256(json.dumps(vars(settings), sort_keys=True).encode())
-    for module in (__file__, Path(__file__).with_name("heads.py")):
-        digest.update(Path(module).read_bytes())
+    for code in (TopLayers, fit_heads, LexicalHead):
+        digest.update(Path(inspect.getsourcefile(code)).read_bytes())
     for text, score, source in zip(texts, scores, sources, strict=True):
         digest.update(f"{source}\t{score}\t{text}\0".encode())
     return FOLD_CACHE / digest.hexdigest()[:16]
