@@ -11,7 +11,7 @@ flagged share on sources that are all safe or all unsafe, the share the default 
 lower the score of an unsafe row by more than 1. The team's own 240-row set is scored by the packaged head. With
 profanity-check installed, its AUROC is printed beside ours. Writes JSON.
 
-    python -m benchmarks.quality --raw FOLDER [--per-source 400] [--sources a,b] [--folds]
+    python -m benchmarks.quality --raw FOLDER [--per-source 400] [--sources a,b] [--folds] [--set key=value]
                                  [--json benchmarks/results/quality.json]
 """
 
@@ -97,12 +97,19 @@ def main() -> None:
     parser.add_argument("--sources", help="comma-separated sources to hold out (default: every source; the heads "
                                           "are still fitted on all the others)")
     parser.add_argument("--dilute", type=int, default=40, help="unsafe rows per source diluted")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one FitSettings field of the packaged head's recipe, e.g. tune_rate=5e-5 (a "
+                             "study of the recipe: the thresholds stay the packaged head's; repeatable)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
     args = parser.parse_args()
     started = time.time()
     cfg = EmbedConfig()
     packaged = EmbeddingClassifier(cfg)
-    settings = FitSettings(**packaged.head.info.get("settings", {}))  # the packaged head's recipe
+    recipe = packaged.head.info.get("settings", {})  # the packaged head's recipe
+    try:
+        settings = FitSettings(**{**recipe, **changed_settings(args.set, recipe)})
+    except ValueError as exc:
+        parser.error(str(exc))
     table, summary = build_table(args.raw, seed=settings.seed)
     texts, scores, sources = table_columns(table)
     only = None if args.sources is None else set(args.sources.split(","))
@@ -141,11 +148,27 @@ def main() -> None:
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": summary,
               "packaged_head": {k: packaged.head.info.get(k) for k in ("encoder_weight", "level_thresholds",
                                                                      "confident_levels", "level_one_from")},
-              "config": cfg.model_dump(mode="json"), "fold_fits": fits, "seconds": round(time.time() - started, 1),
+              "settings": vars(settings), "config": cfg.model_dump(mode="json"), "fold_fits": fits,
+              "seconds": round(time.time() - started, 1),
               "machine": machine()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {args.json}")
+
+
+def changed_settings(pairs: list[str], recipe: dict) -> dict:
+    """`--set KEY=VALUE` pairs as FitSettings fields, each value of its field's type; ValueError names a bad one."""
+    fields = {**vars(FitSettings()), **recipe}
+    changed = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in fields:
+            raise ValueError(f"--set {pair}: no such setting; settings are {', '.join(sorted(fields))}")
+        try:
+            changed[key] = type(fields[key])(value)
+        except ValueError:
+            raise ValueError(f"--set {pair}: {key} takes a {type(fields[key]).__name__}") from None
+    return changed
 
 
 def held_out(packaged: EmbeddingClassifier, texts: list[str], scores: np.ndarray, sources: np.ndarray,

@@ -36,3 +36,16 @@ def test_every_source_is_scored_once_by_heads_of_its_own_fold_frozen_or_tuned(tm
         assert all(moved) if settings.tune_layers else not any(moved)
     only = list(held_out(packaged, texts, scores, sources, tuned, only={"davidson"}))
     assert [source for source, _, _ in only] == ["davidson"]
+
+
+def test_a_recipe_change_is_typed_like_its_setting_and_a_wrong_one_is_named():
+    import pytest
+
+    from benchmarks.quality import changed_settings
+
+    recipe = {"tune_layers": 2, "tune_rate": 1e-4}
+    assert changed_settings(["tune_rate=5e-5", "folds=3"], recipe) == {"tune_rate": 5e-5, "folds": 3}
+    with pytest.raises(ValueError, match="no such setting"):
+        changed_settings(["tune_speed=2"], recipe)
+    with pytest.raises(ValueError, match="folds takes a int"):
+        changed_settings(["folds=three"], recipe)
