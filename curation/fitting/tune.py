@@ -147,11 +147,8 @@ class TopLayers:
 
     def load(self, path) -> None:
         """Set the top layers to the tuned ones `write` wrote to `path`."""
-        tuned = read_layers(path, self.initial)
-        for i, layer in enumerate(self.top):
-            prefix = f"encoder.layer.{self.below + i}."
-            layer.load_state_dict({k[len(prefix):]: self.torch.from_numpy(v) for k, v in tuned.items()
-                                   if k.startswith(prefix)})
+        tuned = read_layers(path, self.initial)  # named as in the model's state dict, each one checked there
+        self.model.load_state_dict({k: self.torch.from_numpy(v) for k, v in tuned.items()}, strict=False)
 
     def write(self, path) -> None:
         """Write the tuned layers for `load_encoder` (curation.models.encoder.ENCODER_TOP): as their difference
