@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,9 +114,25 @@ def load_encoder(cfg: EmbedConfig, head: str | Path | None = None):
     encoder.max_seq_length = cfg.max_seq_length
     if head is not None and (Path(head) / ENCODER_TOP).is_file():
         stored = Path(head) / ENCODER_TOP
-        own = {k: v.detach().float().cpu().numpy() for k, v in encoder[0].auto_model.state_dict().items()}
-        set_layers(encoder, read_layers(stored, own), stored)
+        set_layers(encoder, read_layers(stored, NumpyView(encoder[0].auto_model.state_dict())), stored)
     return encoder
+
+
+class NumpyView(Mapping):
+    """A torch state dict read as float32 numpy arrays, each converted when it is looked up: the tuned layers are
+    laid over a few of the encoder's parameters, so the rest are never copied."""
+
+    def __init__(self, state: Mapping):
+        self.state = state
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.state[name].detach().float().cpu().numpy()
+
+    def __iter__(self):
+        return iter(self.state)
+
+    def __len__(self) -> int:
+        return len(self.state)
 
 
 def set_layers(encoder, tensors: dict[str, np.ndarray], origin: str | Path = "tuned layers") -> None:
