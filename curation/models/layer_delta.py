@@ -58,7 +58,8 @@ def read_layers(path: str | Path, base: Mapping[str, np.ndarray]) -> dict[str, n
         raise ValueError(f"{path} is not a {FORMAT} file of tuned layers (format {meta.get('format')!r}); "
                          "rebuild it with `make head`")
     names = [name for name in tensors if not name.endswith(SCALE)]
-    wrong = sorted(n for n in names if n not in base or np.shape(base[n]) != tensors[n].shape)
+    base = {n: np.asarray(base[n], np.float32) for n in names if n in base}  # each one looked up (converted) once
+    wrong = sorted(n for n in names if n not in base or base[n].shape != tensors[n].shape)
     if wrong or fingerprint(base, names) != meta.get("base"):
         raise ValueError(f"{path} does not fit the encoder ({', '.join(wrong[:3]) or 'other weights'}): it was "
                          "tuned for another encoder (scoring.embed.model)")
@@ -67,5 +68,5 @@ def read_layers(path: str | Path, base: Mapping[str, np.ndarray]) -> dict[str, n
         delta = tensors[name].astype(np.float32)
         if name + SCALE in tensors:
             delta *= tensors[name + SCALE][:, None]
-        out[name] = np.asarray(base[name], np.float32) + delta
+        out[name] = base[name] + delta
     return out
