@@ -2,12 +2,13 @@
 
     python -m curation.fitting.fit --raw FOLDER [--out curation/heads/default]
 
-Builds the training table (curation.fitting.table), embeds every row with the packaged encoder, chooses the
-blend weight and the cumulative threshold on out-of-source predictions (curation.fitting.heads), fits both
-heads on every row and writes head.safetensors/.json, lexical.safetensors/.json and SOURCES.md.
+Builds the training table (curation.fitting.table), embeds every row with the packaged encoder, fits the heads
+without each source (curation.fitting.held_out) and scores up to CHOICE_ROWS documents of each source with them as
+the pipeline scores documents, chooses the blend weight and the level thresholds on those (curation.fitting.choose),
+fits both heads on every row and writes head.safetensors/.json, lexical.safetensors/.json and SOURCES.md.
 With `--tune-layers N` the encoder's top N layers are fine-tuned with its head (curation.fitting.tune): the
-out-of-source predictions come from folds of whole sources, one tune each, and the final tune on every row is
-written beside the head as encoder_top.safetensors.
+out-of-source heads come from folds of whole sources, one tune each, and the final tune on every row is written
+beside the head as encoder_top.safetensors.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import time
 from pathlib import Path
 
 from curation.config import EmbedConfig
-from curation.fitting.heads import FitSettings, choose_blend, choose_levels, fit_heads, out_of_source
+from curation.fitting.choose import CHOICE_ROWS, choose_blend, choose_levels, held_out_documents
+from curation.fitting.heads import FitSettings, fit_heads
+from curation.fitting.held_out import held_out_fits
 from curation.fitting.table import build_table, table_columns
 from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
 from curation.models.lexical import counts
 
 
-def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, with_seed: bool = True) -> dict:
+def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, with_seed: bool = True,
+                choice_rows: int = CHOICE_ROWS) -> dict:
     """Fit and save the default heads; returns what head.json records."""
     started = time.time()
     table, summary = build_table(raw, cap, settings.seed, with_seed)
@@ -34,17 +38,18 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     counted = counts(texts, settings.buckets)
     tuner = None
     if settings.tune_layers:
-        from curation.fitting.tune import TopLayers, fold_cache, out_of_fold, tuned_heads
+        from curation.fitting.tune import TopLayers, tuned_heads
 
         states = TopLayers(settings.tune_layers, settings.seed).states(texts, settings.tune_tokens)
-        encoder_probs, lexical_probs = out_of_fold(states, counted, scores, sources, settings,
-                                                   cache=fold_cache(texts, scores, sources, settings))
+        fits = held_out_fits(embed_cfg, texts, scores, sources, settings, counted=counted, states=lambda: states)
     else:
         embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,
                                                     show_progress_bar=False)
-        encoder_probs, lexical_probs = out_of_source(embeddings, counted, scores, sources, settings)
-    weight, threshold, criterion = choose_blend(encoder_probs, lexical_probs, scores, sources)
-    levels = choose_levels(weight * encoder_probs + (1 - weight) * lexical_probs, scores, sources, threshold)
+        fits = held_out_fits(embed_cfg, texts, scores, sources, settings, counted=counted, embeddings=embeddings)
+    print(f"scoring up to {choice_rows} documents of each source out of source ...", flush=True)
+    documents = held_out_documents(fits, embed_cfg, texts, scores, settings.seed, choice_rows)
+    weight, threshold, criterion = choose_blend(documents)
+    levels = choose_levels(documents.at_least(weight), documents.scores, documents.sources, threshold)
     print(f"chosen out of source: encoder weight {weight}, level thresholds {levels.thresholds}, confident levels "
           f"{levels.confident}, level 1 from P(score >= {levels.level_one_from})", flush=True)
     if settings.tune_layers:
@@ -62,8 +67,9 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         "level_thresholds": list(levels.thresholds),
         "confident_levels": list(levels.confident),
         "level_one_from": levels.level_one_from,
-        "chosen_by": ("every source scored by heads fitted and tuned without its fold of sources" if tuner else
-                      "every source scored by heads fitted without it") + "; encoder weight and the level-2 threshold: "
+        "chosen_by": (f"up to {choice_rows} documents of every source, each scored as the pipeline scores it (max "
+                      "over its chunks and sentence windows) by heads " + ("fitted and tuned without its fold of "
+                      "sources" if tuner else "fitted without it")) + "; encoder weight and the level-2 threshold: "
                      "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
                      "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
                      "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
@@ -73,6 +79,7 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         "criterion_best": criterion[f"{weight}/{threshold}"],
         "settings": {k: v for k, v in vars(settings).items()},
         "rows": len(texts),
+        "choice_documents": len(documents.scores),
         "sources": summary,
         "created": time.strftime("%Y-%m-%d"),
         "seconds": round(time.time() - started, 1),

@@ -28,7 +28,6 @@ from curation.models.encoder import ENCODER_TOP, LinearHead
 from curation.models.layer_delta import read_layers, write_layers
 from curation.models.lexical import LexicalHead
 from curation.models.packaged import cache_dir
-from curation.models.score_levels import CLASSES
 
 BATCH = 32
 """Rows per training step."""
@@ -211,16 +210,3 @@ def _keep(folder: Path, head: LinearHead, lexical: LexicalHead, tuner: TopLayers
     tuner.write(partial / ENCODER_TOP)  # written last: its presence marks a whole fold
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(partial, folder)
-
-
-def out_of_fold(states: list, counted, scores: np.ndarray, sources: np.ndarray, settings: FitSettings,
-                log=print, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(encoder, lexical) 6-way probabilities of every row from heads fitted and tuned without its fold (`cache`:
-    as `tuned_folds`)."""
-    encoder, lexical = np.zeros((len(scores), CLASSES)), np.zeros((len(scores), CLASSES))
-    for held, (head, lex, tuner) in tuned_folds(lambda: states, counted, scores, sources, settings, log,
-                                                 cache=cache):
-        rows = np.flatnonzero(held)
-        encoder[rows] = head.probabilities(tuner.embed([states[i] for i in rows]))
-        lexical[rows] = lex.probabilities_of_counts(counted[rows])
-    return encoder, lexical

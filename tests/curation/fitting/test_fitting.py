@@ -96,6 +96,7 @@ def test_fitted_default_heads_load_and_rank_harm_above_safe_text(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["SOURCES.md", "head.json", "head.safetensors",
                                                     "lexical.json", "lexical.safetensors"]
     assert len(info["level_thresholds"]) == 5 and 0.0 <= info["encoder_weight"] <= 1.0
+    assert info["choice_documents"] == info["rows"]  # every row of a small source scored as a document
     assert len(set(info["confident_levels"])) == 3 and info["confident_levels"] == sorted(info["confident_levels"])
     # level 1 from P(score >= 2) only as a band under the level-2 threshold
     assert info["level_one_from"] == 1 or info["level_thresholds"][0] < info["level_thresholds"][1]
