@@ -83,7 +83,7 @@ def unique_rows(rows: Iterable[Row]) -> list[Row]:
 MODULES = ("davidson", "toxigen", "ailuminate", "jigsaw_sample", "ethos", "hatecheck", "stormfront", "surge_toxicity",
            "convabuse", "paradetox", "do_not_answer", "simple_safety_tests", "harmbench", "self_instruct", "mt_bench",
            "arena_hard", "gsm8k", "clinc_oos", "counsel_chat", "jailbreakbench", "wikitext", "edos", "reddit_misogyny",
-           "coconot", "forbidden_questions", "strongreject", "catqa")
+           "coconot", "forbidden_questions", "strongreject", "catqa", "open_assistant", "banking77")
 
 
 def all_sources() -> list[Source]:
