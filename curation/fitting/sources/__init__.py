@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import random
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,18 @@ def unique_rows(rows: Iterable[Row]) -> list[Row]:
         seen.add(text)
         kept.append(Row(text, row.score, row.label))
     return kept
+
+
+def sample_per_label(pairs: Iterable[tuple[str, str]], per_label: int, min_chars: int) -> list[Row]:
+    """Safe rows (score 0) from (text, label) pairs: of the texts of at least `min_chars` characters (stripped), each
+    label's first distinct ones, then a seeded sample of up to `per_label` of them per label, labels in sorted order."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for text, label in pairs:
+        if len(text.strip()) >= min_chars and text not in by_label[label]:
+            by_label[label].append(text)
+    rng = random.Random(0)
+    return unique_rows(Row(text, 0, label) for label in sorted(by_label)
+                       for text in rng.sample(by_label[label], min(per_label, len(by_label[label]))))
 
 
 MODULES = ("davidson", "toxigen", "ailuminate", "jigsaw_sample", "ethos", "hatecheck", "stormfront", "surge_toxicity",

@@ -7,11 +7,9 @@ harmless.
 
 from __future__ import annotations
 
-import random
-from collections import defaultdict
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source, csv_records, unique_rows
+from curation.fitting.sources import Row, Source, csv_records, sample_per_label
 
 SOURCE = Source(
     name="banking77",
@@ -29,12 +27,5 @@ MIN_CHARS = 40
 
 
 def load(source: Source, root: Path) -> list[Row]:
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    for file in source.files:
-        for record in csv_records(source, root, file):
-            text, intent = record["text"].strip(), record["category"]
-            if len(text) >= MIN_CHARS and text not in by_intent[intent]:
-                by_intent[intent].append(text)
-    rng = random.Random(0)
-    return unique_rows(Row(text, 0, intent) for intent in sorted(by_intent)
-                       for text in rng.sample(by_intent[intent], min(PER_INTENT, len(by_intent[intent]))))
+    return sample_per_label(((record["text"].strip(), record["category"]) for file in source.files
+                             for record in csv_records(source, root, file)), PER_INTENT, MIN_CHARS)

@@ -7,11 +7,9 @@ Larson et al., 2019.
 from __future__ import annotations
 
 import json
-import random
-from collections import defaultdict
 from pathlib import Path
 
-from curation.fitting.sources import Row, Source, unique_rows
+from curation.fitting.sources import Row, Source, sample_per_label
 
 SOURCE = Source(
     name="clinc_oos",
@@ -30,11 +28,5 @@ MIN_CHARS = 40
 
 def load(source: Source, root: Path) -> list[Row]:
     data = json.loads(source.path(root, source.files[0]).read_text(encoding="utf-8"))
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    for split in sorted(data):
-        for text, intent in data[split]:
-            if len(text.strip()) >= MIN_CHARS and text not in by_intent[intent]:
-                by_intent[intent].append(text)
-    rng = random.Random(0)
-    return unique_rows(Row(text, 0, intent) for intent in sorted(by_intent)
-                       for text in rng.sample(by_intent[intent], min(PER_INTENT, len(by_intent[intent]))))
+    return sample_per_label(((text, intent) for split in sorted(data) for text, intent in data[split]), PER_INTENT,
+                            MIN_CHARS)
