@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.config import load_config
+from curation.faults import kill_session
 from curation.run.driver import run_curation
 
 pytestmark = pytest.mark.timeout(900)
@@ -32,9 +34,9 @@ KILL_POINTS = {"read.task": (1, 6), "embed.batch": (1, 5), "driver.batch": (1, 5
 FAST_POINTS = ("commit.manifest_temp",)  # make test; make test-reliability runs every point
 
 
-def write_shards(folder: Path) -> None:
+def write_shards(folder: Path, shards: dict[str, int] = SHARDS) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, rows in SHARDS.items():
+    for stem, rows in shards.items():
         pq.write_table(pa.table({"id": [f"{stem}-{i}" for i in range(rows)],
                                  "text": [TEXTS[i % len(TEXTS)] and f"{TEXTS[i % len(TEXTS)]} ({stem} {i})"
                                           for i in range(rows)]}), folder / f"{stem}.parquet")
@@ -108,3 +110,31 @@ def test_runs_killed_at_random_points_resume_to_the_same_outputs(seed, tmp_path,
     rng = random.Random(seed)
     point = rng.choice(sorted(KILL_POINTS))
     crash_and_rerun(point, rng.randint(*KILL_POINTS[point]), tmp_path, reference, ledger)
+
+
+@pytest.mark.long
+def test_a_run_killed_from_outside_as_its_first_shard_commits_resumes_without_loss_or_duplicates(tmp_path, ledger):
+    """No fault point: the driver's whole process group (its local Ray and workers too) is killed from outside as
+    soon as the first of four 150-row shards commits, while the others are half done."""
+    shards = {f"big{k}": 150 for k in range(4)}
+    write_shards(tmp_path / "in", shards)
+    out = tmp_path / "out"
+    sets = [a for o in OPTIONS for a in ("--set", o)]
+    cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "*.parquet"),
+           "--out", str(out), "--no-progress", *sets]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((out / "_manifest").glob("*.json")):
+        time.sleep(0.2)
+    kill_session(proc.pid)
+    proc.wait()
+    committed = len(list((out / "_manifest").glob("*.json")))
+    assert committed < len(shards), "the run finished before it could be killed"
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, start_new_session=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"{committed} skipped" in done.stdout
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name], "a temporary file was left behind"
+    entry = ledger("SIGKILL of the driver's process group from outside mid-run, re-run", faults=1, out=out,
+                   inputs=shards)
+    assert entry.rows_lost == 0 and entry.duplicates == 0
