@@ -9,7 +9,8 @@ source is scored by the heads and layers of the folds without it. Prints per sou
 flagged share on sources that are all safe or all unsafe, the share the default routing would rephrase or refuse
 (score above keep_max), and how often a prepended instruction ("the preface") or surrounding benign paragraphs
 lower the score of an unsafe row by more than 1. The team's own 240-row set is scored by the packaged head. With
-profanity-check installed, its AUROC is printed beside ours. Writes JSON.
+profanity-check installed, its AUROC is printed beside ours, and the JSON also holds the AUROC of a blend of it
+with `safety_prob` (BASELINE_SHARE). Writes JSON.
 
     python -m benchmarks.quality --raw FOLDER [--per-source 400] [--sources a,b] [--folds] [--set key=value]
                                  [--json benchmarks/results/quality.json]
@@ -78,6 +79,11 @@ def dilution_share(classifier: EmbeddingClassifier, texts: list[str]) -> dict:
             "preface_drop_over_1": round(float((preface > 1).any(axis=1).mean()), 4)}
 
 
+BASELINE_SHARE = 0.2
+"""Weight of the baseline's probability in the blend with `safety_prob` the JSON reports beside each (does the
+baseline add to the score on text it was not trained on?)."""
+
+
 def baseline(texts: list[str]) -> np.ndarray | None:
     try:
         from profanity_check import predict_prob
@@ -131,6 +137,8 @@ def main() -> None:
             from sklearn.metrics import roc_auc_score
 
             results[str(source)]["profanity_check_auroc"] = round(float(roc_auc_score(truth, base)), 4)
+            blend = (1 - BASELINE_SHARE) * np.asarray(prob) + BASELINE_SHARE * base
+            results[str(source)]["blend_with_profanity_check_auroc"] = round(float(roc_auc_score(truth, blend)), 4)
         print(f"{source}: {results[str(source)]}", flush=True)
     team = [json.loads(line) for line in TEAM_SET.read_text().splitlines() if line.strip()]
     truth = np.array([r["harmful"] if "harmful" in r else r["score"] >= 2 for r in team], dtype=bool)
