@@ -10,6 +10,7 @@ from tests.reliability.test_crash import OPTIONS, SHARDS, comparable, write_shar
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.mark.long  # make test: a worker node killed mid-run (tests/cluster/test_submit.py)
 def test_an_embedding_actor_killed_mid_batch_is_restarted_and_the_shards_complete(ray_local, tmp_path, monkeypatch,
                                                                                   ledger):
     write_shards(tmp_path / "in")

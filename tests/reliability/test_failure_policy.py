@@ -133,6 +133,7 @@ def test_an_llm_batch_that_raises_once_is_retried_and_changes_nothing(ray_local,
     assert entry.rows_lost == 0 and entry.duplicates == 0
 
 
+@pytest.mark.long  # make test: the encoder's shard failure here, the LLM batch failure in test_pipeline_llm
 def test_an_llm_engine_that_keeps_failing_fails_the_shard_and_the_run_exits_1(tmp_path, tiny_model, ledger):
     pytest.importorskip("vllm")
     write_shard(tmp_path / "in")
