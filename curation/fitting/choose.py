@@ -19,7 +19,7 @@ import numpy as np
 from curation.config import EmbedConfig
 from curation.fitting.held_out import sample_rows
 from curation.models.encoder import split_windows
-from curation.models.score_levels import CLASSES, Levels, cumulative, decode_cumulative, decode_levels
+from curation.models.score_levels import Levels, decode_cumulative, decode_levels, documents_at_least
 
 CHOICE_ROWS = 1000
 """Rows of each source scored as documents for the choice (a seeded sample): enough to set thresholds per source,
@@ -42,10 +42,8 @@ class HeldOutDocuments:
     def at_least(self, encoder_weight: float) -> np.ndarray:
         """Each document's P(score >= k), k = 0..5, with the heads blended at `encoder_weight`: the max over its
         pieces, as EmbeddingClassifier.score takes it."""
-        out = np.zeros((len(self.scores), CLASSES))
         blend = encoder_weight * self.encoder + (1.0 - encoder_weight) * self.lexical
-        np.maximum.at(out, self.owners, cumulative(blend))
-        return out
+        return documents_at_least(blend, self.owners, len(self.scores))
 
 
 def held_out_documents(fits: Iterable, cfg: EmbedConfig, texts: list[str], scores: np.ndarray, seed: int,

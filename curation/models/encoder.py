@@ -14,7 +14,15 @@ from safetensors.numpy import load_file, save_file
 from curation.config import EmbedConfig
 from curation.models.layer_delta import read_layers
 from curation.models.lexical import LexicalHead
-from curation.models.score_levels import CLASSES, cumulative, decode_cumulative, decode_levels, head_levels, softmax
+from curation.models.score_levels import (
+    CLASSES,
+    cumulative,
+    decode_cumulative,
+    decode_levels,
+    documents_at_least,
+    head_levels,
+    softmax,
+)
 
 DEFAULT_HEAD = Path(__file__).parents[1] / "heads" / "default"
 ENCODER_TOP = "encoder_top.safetensors"
@@ -293,6 +301,5 @@ class EmbeddingClassifier:
         """(score per text, P(score >= 2) per text, token count per text)."""
         pieces, owners, counts = split_windows(self.encoder.tokenizer, texts, self.cfg.max_seq_length,
                                                self.cfg.window_tokens, self.cfg.max_chunks, self.cfg.edge_paragraphs)
-        at_least = np.zeros((len(texts), CLASSES))
-        np.maximum.at(at_least, owners, cumulative(self.probabilities(pieces)))
+        at_least = documents_at_least(self.probabilities(pieces), owners, len(texts))
         return decode_levels(at_least, self.levels), at_least[:, 2], counts

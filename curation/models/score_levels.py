@@ -23,6 +23,14 @@ def cumulative(probs: np.ndarray) -> np.ndarray:
     return probs[:, ::-1].cumsum(axis=1)[:, ::-1]
 
 
+def documents_at_least(probs: np.ndarray, owners: np.ndarray, documents: int) -> np.ndarray:
+    """Each document's P(score >= k), k = 0..5, from the 6-way distributions of its pieces (`owners`: the document of
+    each piece): the max over its pieces, so a document is as unsafe as its most unsafe piece."""
+    at_least = np.zeros((documents, CLASSES))
+    np.maximum.at(at_least, owners, cumulative(probs))
+    return at_least
+
+
 def decode_cumulative(at_least: np.ndarray, threshold: float) -> np.ndarray:
     """The highest k with P(score >= k) >= threshold (0 when none)."""
     return np.maximum((at_least >= threshold - 1e-9).sum(axis=1) - 1, 0)
