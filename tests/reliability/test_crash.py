@@ -42,13 +42,20 @@ def write_shards(folder: Path, shards: dict[str, int] = SHARDS) -> None:
                                           for i in range(rows)]}), folder / f"{stem}.parquet")
 
 
-def curate(shards: Path, out: Path, faults: str | None = None, once: Path | None = None):
+def curate_command(shards: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "curation.cli", "curate", "--shards", str(shards / "*.parquet"), "--out", str(out),
+            "--no-progress", *(a for o in OPTIONS for a in ("--set", o))]
+
+
+def curate_env(faults: str | None = None, once: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFECURATE_FAULTS")}
     if faults:
         env.update(SAFECURATE_FAULTS=faults, SAFECURATE_FAULTS_ONCE=str(once))
-    sets = [a for o in OPTIONS for a in ("--set", o)]
-    return subprocess.run([sys.executable, "-m", "curation.cli", "curate", "--shards", str(shards / "*.parquet"),
-                           "--out", str(out), "--no-progress", *sets], env=env, capture_output=True, text=True,
+    return env
+
+
+def curate(shards: Path, out: Path, faults: str | None = None, once: Path | None = None):
+    return subprocess.run(curate_command(shards, out), env=curate_env(faults, once), capture_output=True, text=True,
                           timeout=600, cwd=ROOT, start_new_session=True)
 
 
@@ -119,11 +126,8 @@ def test_a_run_killed_from_outside_as_its_first_shard_commits_resumes_without_lo
     shards = {f"big{k}": 150 for k in range(4)}
     write_shards(tmp_path / "in", shards)
     out = tmp_path / "out"
-    sets = [a for o in OPTIONS for a in ("--set", o)]
-    cmd = [sys.executable, "-m", "curation.cli", "curate", "--shards", str(tmp_path / "in" / "*.parquet"),
-           "--out", str(out), "--no-progress", *sets]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-                            start_new_session=True)
+    proc = subprocess.Popen(curate_command(tmp_path / "in", out), env=curate_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and not list((out / "_manifest").glob("*.json")):
         time.sleep(0.2)
@@ -131,7 +135,7 @@ def test_a_run_killed_from_outside_as_its_first_shard_commits_resumes_without_lo
     proc.wait()
     committed = len(list((out / "_manifest").glob("*.json")))
     assert committed < len(shards), "the run finished before it could be killed"
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, start_new_session=True)
+    done = curate(tmp_path / "in", out)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"{committed} skipped" in done.stdout
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name], "a temporary file was left behind"
