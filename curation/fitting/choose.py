@@ -4,7 +4,7 @@ heads and the thresholds of levels 1..5, on held-out documents scored as the pip
 Every choice is made out of source: each source is scored by heads that never saw it (curation.fitting.held_out), so
 the choice rewards what transfers to text the heads did not see, not what fits one source's style. And each row is
 scored as a document, the way EmbeddingClassifier scores one: cut into chunks and sentence windows
-(curation.models.encoder.split_windows), its P(score >= k) the max over them. Thresholds chosen on rows taken as
+(curation.models.encoder.split_documents), its P(score >= k) the max over them. Thresholds chosen on rows taken as
 one piece would be set for a score the pipeline never computes: the max over a long document's windows runs higher,
 and long safe documents (advice threads, code questions, worked maths) would be flagged more than the choice meant.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from curation.config import EmbedConfig
 from curation.fitting.held_out import sample_rows
-from curation.models.encoder import split_windows
+from curation.models.encoder import split_documents
 from curation.models.score_levels import Levels, decode_cumulative, decode_levels, documents_at_least
 
 CHOICE_ROWS = 1000
@@ -54,8 +54,7 @@ def held_out_documents(fits: Iterable, cfg: EmbedConfig, texts: list[str], score
     taken = 0
     for source, held, encoder, head, lexical in fits:
         rows = sample_rows(held, per_source, seed, source)
-        pieces, owners, _ = split_windows(encoder.tokenizer, [texts[i] for i in rows], cfg.max_seq_length,
-                                          cfg.window_tokens, cfg.max_chunks, cfg.edge_paragraphs)
+        pieces, owners, _ = split_documents(encoder.tokenizer, [texts[i] for i in rows], cfg)
         embeddings = encoder.encode(pieces, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
         encoder_parts.append(head.probabilities(embeddings))
         lexical_parts.append(lexical.probabilities(pieces))

@@ -193,6 +193,12 @@ def split_windows(tokenizer, texts: list[str], chunk_tokens: int, window_tokens:
     return pieces, np.asarray(owners, dtype=np.int64), counts
 
 
+def split_documents(tokenizer, texts: list[str], cfg: EmbedConfig):
+    """`split_windows` with the sizes `cfg` sets: the pieces the pipeline scores documents on."""
+    return split_windows(tokenizer, texts, cfg.max_seq_length, cfg.window_tokens, cfg.max_chunks,
+                         cfg.edge_paragraphs)
+
+
 PARAGRAPH_END = re.compile(r"\n\s*\n")
 EDGE_SENTENCES = 3
 """A short paragraph near either end of a document is also scored without up to this many of its first (last)
@@ -299,7 +305,6 @@ class EmbeddingClassifier:
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(score per text, P(score >= 2) per text, token count per text)."""
-        pieces, owners, counts = split_windows(self.encoder.tokenizer, texts, self.cfg.max_seq_length,
-                                               self.cfg.window_tokens, self.cfg.max_chunks, self.cfg.edge_paragraphs)
+        pieces, owners, counts = split_documents(self.encoder.tokenizer, texts, self.cfg)
         at_least = documents_at_least(self.probabilities(pieces), owners, len(texts))
         return decode_levels(at_least, self.levels), at_least[:, 2], counts
