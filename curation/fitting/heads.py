@@ -5,7 +5,9 @@ fitted without each source (or fold of whole sources) for the choices made out o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -40,15 +42,48 @@ class FitSettings:
     fold) instead of one fit per source."""
 
 
-def group_folds(sources: np.ndarray, folds: int) -> np.ndarray:
-    """Fold (0..folds-1) of each row: whole sources, dealt round-robin from the largest, so folds are alike in
-    size and each holds sources of every kind and size."""
+FOLDS_FILE = Path(__file__).with_name("folds.json")
+"""The fold each source is held out in, pinned. A source added later is dealt into a fold while every listed one
+keeps its own, so each old source is still held out beside the same neighbours and its `make quality` figures
+before and after the addition compare (dealt afresh, one new source reshuffles every fold)."""
+
+
+def pinned_folds(folds: int, path: Path = FOLDS_FILE) -> dict[str, int]:
+    """The sources `path` pins to a fold, when it pins them into `folds` folds (otherwise none)."""
+    if not path.is_file():
+        return {}
+    pins = json.loads(path.read_text(encoding="utf-8"))
+    return dict(pins["fold_of"]) if pins["folds"] == folds else {}
+
+
+def group_folds(sources: np.ndarray, folds: int, pinned: dict[str, int] | None = None) -> np.ndarray:
+    """Fold (0..folds-1) of each row: whole sources. A source in `pinned` (by default FOLDS_FILE's) keeps its
+    fold; the others are dealt from the largest, each into the fold with the fewest rows so far (the lowest on a
+    tie), so folds are alike in size and each holds sources of every kind and size. A table the pins would leave
+    a fold empty in (a few of the sources, as fetched for a test or a trial) is dealt afresh."""
+    pinned = pinned_folds(folds) if pinned is None else pinned
     names, sizes = np.unique(sources, return_counts=True)
     if len(names) < folds:
         raise ValueError(f"{folds} folds of whole sources need at least {folds} sources, got {len(names)}")
-    order = names[np.lexsort((names, -sizes))]
-    fold_of = {name: i % folds for i, name in enumerate(order)}
+    if any(not 0 <= fold < folds for fold in pinned.values()):
+        raise ValueError(f"pinned folds must lie in 0..{folds - 1}: {pinned}")
+    size_of = dict(zip(names.tolist(), sizes.tolist(), strict=True))
+    fold_of = _deal(size_of, folds, {name: fold for name, fold in pinned.items() if name in size_of})
+    if len(set(fold_of.values())) < folds:
+        fold_of = _deal(size_of, folds, {})
     return np.array([fold_of[s] for s in sources])
+
+
+def _deal(size_of: dict[str, int], folds: int, fold_of: dict[str, int]) -> dict[str, int]:
+    """`fold_of` with every other source of `size_of` dealt, largest first, into the fold with the fewest rows."""
+    fold_of, rows = dict(fold_of), np.zeros(folds, dtype=np.int64)
+    for name, fold in fold_of.items():
+        rows[fold] += size_of[name]
+    for name in sorted(size_of, key=lambda n: (-size_of[n], n)):
+        if name not in fold_of:
+            fold_of[name] = int(np.argmin(rows))
+            rows[fold_of[name]] += size_of[name]
+    return fold_of
 
 
 def row_weights(scores: np.ndarray, sources: np.ndarray, unsafe_weight: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from curation.config import EmbedConfig
 from curation.fitting.sources import all_sources
 from curation.fitting.table import build_table
-from curation.models.encoder import EmbeddingClassifier
+from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -137,9 +138,34 @@ def test_folds_hold_whole_sources_dealt_from_the_largest():
     sources = np.array(["a"] * 50 + ["b"] * 40 + ["c"] * 30 + ["d"] * 20 + ["e"] * 10 + ["f"] * 5)
     fold = group_folds(sources, 3)
     assert all(len(set(fold[sources == s])) == 1 for s in "abcdef")
-    assert list(np.bincount(fold)) == [70, 50, 35]  # {a, d}, {b, e}, {c, f}
+    assert list(np.bincount(fold)) == [55, 50, 50]  # {a, f}, {b, e}, {c, d}: each into the emptiest fold
     with pytest.raises(ValueError, match="at least 7 sources"):
         group_folds(sources, 7)
+
+
+def test_a_source_added_later_leaves_every_pinned_source_in_its_fold():
+    from curation.fitting.heads import group_folds
+
+    old = ["a"] * 50 + ["b"] * 40 + ["c"] * 30 + ["d"] * 20
+    pinned = {"a": 1, "b": 0, "c": 2, "d": 0}
+    before = group_folds(np.array(old), 3, pinned)
+    sources = np.array(old + ["new"] * 45 + ["small"] * 5)
+    after = group_folds(sources, 3, pinned)
+    assert list(after[:len(old)]) == list(before)  # the old sources keep their folds and their neighbours
+    # each new source into the fold with the fewest rows then: 2 (30 rows), then 1 (50 against 60 and 75)
+    assert (int(after[sources == "new"][0]), int(after[sources == "small"][0])) == (2, 1)
+    # pins that would leave a fold empty (a table of a few sources) give way to a fresh deal
+    assert list(np.bincount(group_folds(np.array(old), 3, {"a": 0, "b": 0, "c": 1, "d": 1}))) == [50, 40, 50]
+    with pytest.raises(ValueError, match="must lie in"):
+        group_folds(np.array(old), 3, {"a": 3})
+
+
+def test_every_source_of_the_packaged_head_is_pinned_to_the_fold_it_was_measured_in():
+    from curation.fitting.heads import FOLDS_FILE, pinned_folds
+
+    info = json.loads((Path(DEFAULT_HEAD) / "head.json").read_text())
+    assert {s["source"] for s in info["sources"]} == set(pinned_folds(info["settings"]["folds"]))
+    assert json.loads(FOLDS_FILE.read_text())["folds"] == info["settings"]["folds"]
 
 
 def test_harmless_request_sources_read_their_files_as_seeded_samples_of_score_0(tmp_path):
