@@ -33,7 +33,7 @@ from pathlib import Path
 from curation.config import ReflectionConfig
 from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
 from curation.models.categories import CATEGORY_HEAD, CategoryHead, readable
-from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier
+from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier, split_windows
 from curation.models.score_levels import cumulative, decode_levels
 
 log = logging.getLogger("safecurate")
@@ -189,18 +189,8 @@ class Reflector:
 
     def _chunks(self, segments: list[str]) -> tuple[list[str], list[int]]:
         """Each segment whole if it fits the encoder window, else cut into near-equal chunks that do (up to
-        max_chunks, as EmbeddingClassifier). Unlike split_chunks' fixed windows this leaves no few-token tail
-        chunk: the score head rates fragments that short erratically."""
+        max_chunks): the chunks EmbeddingClassifier scores a document on, without its dilution windows."""
         cfg = self.classifier.cfg
-        window = max(1, cfg.max_seq_length - 2)  # room for [CLS] and [SEP]
-        encoded = self.classifier.encoder.tokenizer(segments, add_special_tokens=False, return_offsets_mapping=True,
-                                                    return_attention_mask=False, verbose=False)
-        pieces, owners = [], []
-        for owner, (text, offsets) in enumerate(zip(segments, encoded["offset_mapping"], strict=True)):
-            if len(offsets) > window * cfg.max_chunks:
-                offsets = offsets[:window * cfg.max_chunks]
-                text = text[:offsets[-1][1]]
-            chunks = _cut_at_tokens(text, offsets, window) if len(offsets) > window else [text]
-            pieces.extend(chunks)
-            owners.extend([owner] * len(chunks))
-        return pieces, owners
+        pieces, owners, _ = split_windows(self.classifier.encoder.tokenizer, segments, cfg.max_seq_length,
+                                          window_tokens=0, max_chunks=cfg.max_chunks, edge_paragraphs=0)
+        return pieces, owners.tolist()
