@@ -41,7 +41,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help sources setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality config clean browser
+.PHONY: help sources setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality unseen config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -142,6 +142,9 @@ head: $(STAMP) ## Rebuild the default classifier (heads; TUNE_LAYERS tuned encod
 
 quality: $(STAMP) ## Scorer quality across the sources in RAW, each held out with its fold; table + benchmarks/results/quality.json
 	$(PY) -m benchmarks.quality --raw '$(RAW)'
+
+unseen: $(STAMP) ## The packaged classifier on the sources in RAW it never saw (curation.fitting.sources.UNSEEN); table + benchmarks/results/unseen.json
+	$(PY) -m benchmarks.unseen --raw '$(RAW)'
 
 config: $(STAMP) ## Print the resolved config (CONFIG=file, SET='key=value ...')
 	$(VENV)/bin/safecurate config $(if $(CONFIG),--config $(CONFIG)) $(foreach s,$(SET),--set $(s))

@@ -1,12 +1,13 @@
-"""`make sources`: fetch the public labeled sources' files into the folder `make head` and `make quality` read.
+"""`make sources`: fetch the public labeled sources' files into the folder `make head`, `make quality` and
+`make unseen` read.
 
     python -m curation.fitting.fetch --raw labeled/raw [--only davidson toxigen] [--base-url https://github.com/]
 
-For each source (curation/fitting/sources) a shallow git fetch of its repository at the commit it names (the
-default branch's head otherwise), then its files and folders copied to `RAW/<owner>+<repo>/<path>`, each written
-under a temporary name and renamed, so an interrupted run leaves no half file. A source already complete in RAW is
-skipped; one that cannot be fetched is reported and the exit code is 1. Build time only: nothing at run time
-downloads data.
+For each source (curation/fitting/sources: the training sources, then the unseen ones) a shallow git fetch of its
+repository at the commit it names (the default branch's head otherwise), then its files and folders copied to
+`RAW/<owner>+<repo>/<path>`, each written under a temporary name and renamed, so an interrupted run leaves no half
+file. A source already complete in RAW is skipped; one that cannot be fetched is reported and the exit code is 1.
+Build time only: nothing at run time downloads data.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from curation.fitting.sources import Source, all_sources
+from curation.fitting.sources import Source, all_sources, unseen_sources
 
 
 def git(*args: str, cwd: Path) -> bytes:
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="source names (default: every source)")
     parser.add_argument("--base-url", default="https://github.com/", help="where the repositories are served")
     args = parser.parse_args()
-    sources = [s for s in all_sources() if not args.only or s.name in args.only]
+    sources = [s for s in all_sources() + unseen_sources() if not args.only or s.name in args.only]
     failed = []
     for source in sources:
         if source.available(args.raw):
@@ -70,8 +71,8 @@ def main() -> None:
             failed.append(source.name)
             print(f"{source.name:<20} FAILED: {exc}", file=sys.stderr, flush=True)
     if failed:
-        print(f"{len(failed)} of {len(sources)} sources not fetched: {', '.join(failed)}; `make head` skips them",
-              file=sys.stderr)
+        print(f"{len(failed)} of {len(sources)} sources not fetched: {', '.join(failed)}; `make head` and "
+              "`make unseen` skip them", file=sys.stderr)
         sys.exit(1)
 
 

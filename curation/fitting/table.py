@@ -40,7 +40,8 @@ def seed_rows(folder: Path = SEED_DIR) -> list[Row]:
     return rows
 
 
-def _key(text: str) -> str:
+def text_key(text: str) -> str:
+    """What two rows share when they are the same text: lower case, runs of non-word characters one space."""
     return re.sub(r"\W+", " ", text.lower()).strip()
 
 
@@ -74,7 +75,7 @@ def build_table(raw: Path | None, cap: int = 6000, seed: int = 0, with_seed: boo
     for source, rows in loaded:
         unique = []
         for row in rows:
-            key = _key(row.text)
+            key = text_key(row.text)
             if len(key) >= 8 and key not in seen and 0 <= row.score <= 5:
                 seen.add(key)
                 unique.append(row)

@@ -100,6 +100,21 @@ MODULES = ("davidson", "toxigen", "ailuminate", "jigsaw_sample", "ethos", "hatec
            "coconot", "forbidden_questions", "strongreject", "catqa", "open_assistant", "banking77")
 
 
+UNSEEN = ("or_bench", "phtest", "hatexplain", "crowdcounter", "medquad", "webquestions")
+"""Sources kept out of the training table: `make unseen` (benchmarks/unseen.py) scores the packaged classifier on
+them as it ships, so their figures are taken on text that no head, tuned layer or threshold was fitted to. A source
+moved into MODULES leaves this list."""
+
+
 def all_sources() -> list[Source]:
-    """Every source this package knows, in a fixed order."""
-    return [importlib.import_module(f"{__name__}.{name}").SOURCE for name in MODULES]
+    """Every source the training table is built from, in a fixed order."""
+    return [_source(name) for name in MODULES]
+
+
+def unseen_sources() -> list[Source]:
+    """The sources only ever scored, never trained on (UNSEEN)."""
+    return [_source(name) for name in UNSEEN]
+
+
+def _source(name: str) -> Source:
+    return importlib.import_module(f"{__name__}.{name}").SOURCE
