@@ -50,7 +50,7 @@ def main() -> None:
     started = time.time()
     cfg = EmbedConfig()
     classifier = EmbeddingClassifier(cfg)
-    table, _ = build_table(args.raw)
+    table, _ = build_table(args.raw, seed=classifier.head.info.get("settings", {}).get("seed", 0))  # as make head
     trained = {text_key(text) for text in table.column("text").to_pylist()}
     results, sources, missing = {}, {}, []
     for source in unseen_sources():
