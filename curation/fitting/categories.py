@@ -15,7 +15,7 @@ from curation.config import EmbedConfig
 from curation.fitting.classifier import provenance
 from curation.fitting.table import SEED_DIR
 from curation.models.categories import CATEGORIES, CATEGORY_HEAD, SEED_ALIASES, CategoryHead
-from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
+from curation.models.encoder import ENCODER_TOP, head_folder, load_encoder
 
 
 def load_unsafe_rows(paths: list[str | Path], min_score: int = 2) -> tuple[list[str], list[str]]:
@@ -66,7 +66,7 @@ def fit_category_head(data: list[str | Path] | None = None, out: str | Path = CA
 
     data = data or sorted(SEED_DIR.glob("*.jsonl"))
     embed = embed or EmbedConfig()
-    scoring_head = Path(embed.head or DEFAULT_HEAD)
+    scoring_head = head_folder(embed)
     texts, categories = load_unsafe_rows(data)
     labels = np.asarray(categories)
     embeddings = load_encoder(embed, scoring_head).encode(texts, batch_size=64, convert_to_numpy=True,

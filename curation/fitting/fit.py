@@ -23,18 +23,24 @@ from curation.fitting.choose import CHOICE_ROWS, choose_blend, choose_levels, he
 from curation.fitting.heads import FitSettings, fit_heads
 from curation.fitting.held_out import held_out_fits
 from curation.fitting.table import build_table, table_columns
+from curation.models.categories import CATEGORY
 from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder
 from curation.models.lexical import counts
+from curation.models.packaged import MPNET
 
 
 def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, with_seed: bool = True,
-                choice_rows: int = CHOICE_ROWS) -> dict:
-    """Fit and save the default heads; returns what head.json records."""
+                choice_rows: int = CHOICE_ROWS, model: str | None = None, folds: bool = False) -> dict:
+    """Fit and save the default heads for the encoder `model` (scoring.embed.model; empty = the packaged MiniLM);
+    returns what head.json records. `folds`: a frozen encoder's out-of-source heads leave out the folds of
+    curation/fitting/folds.json (four fits) instead of one source at a time (always so with tuned layers)."""
+    if model and settings.tune_layers:
+        raise ValueError("tuned layers are fitted on the packaged MiniLM only: leave --model out or tune 0 layers")
     started = time.time()
     table, summary = build_table(raw, cap, settings.seed, with_seed)
     texts, scores, sources = table_columns(table)
     print(f"{len(texts)} rows from {len(summary)} sources; embedding ...", flush=True)
-    embed_cfg = EmbedConfig()
+    embed_cfg = EmbedConfig(model=model)
     counted = counts(texts, settings.buckets)
     tuner = None
     if settings.tune_layers:
@@ -45,7 +51,8 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
     else:
         embeddings = load_encoder(embed_cfg).encode(texts, batch_size=64, convert_to_numpy=True,
                                                     show_progress_bar=False)
-        fits = held_out_fits(embed_cfg, texts, scores, sources, settings, counted=counted, embeddings=embeddings)
+        fits = held_out_fits(embed_cfg, texts, scores, sources, settings, grouped=folds, counted=counted,
+                             embeddings=embeddings)
     print(f"scoring up to {choice_rows} documents of each source out of source ...", flush=True)
     documents = held_out_documents(fits, embed_cfg, texts, scores, settings.seed, choice_rows)
     weight, threshold, criterion = choose_blend(documents)
@@ -59,8 +66,8 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         head, lexical = fit_heads(embeddings, counted, scores, sources, settings)
     head.info = {
         "classes": list(range(6)),
-        "encoder": "all-MiniLM-L6-v2 (packaged)" + (f", top {settings.tune_layers} layers tuned ({ENCODER_TOP})"
-                                                    if tuner else ""),
+        "encoder": f"{model or 'all-MiniLM-L6-v2'} (packaged)" + (f", top {settings.tune_layers} layers tuned "
+                                                                  f"({ENCODER_TOP})" if tuner else ""),
         "embedding_dim": int(head.weight.shape[1]),
         "max_seq_length": embed_cfg.max_seq_length,
         "encoder_weight": weight,
@@ -69,7 +76,8 @@ def fit_default(raw: Path, out: Path, settings: FitSettings, cap: int = 6000, wi
         "level_one_from": levels.level_one_from,
         "chosen_by": (f"up to {choice_rows} documents of every source, each scored as the pipeline scores it (max "
                       "over its chunks and sentence windows) by heads " + ("fitted and tuned without its fold of "
-                      "sources" if tuner else "fitted without it")) + "; encoder weight and the level-2 threshold: "
+                      "sources" if tuner else "fitted without its fold of sources" if folds else "fitted without it"))
+                     + "; encoder weight and the level-2 threshold: "
                      "mean over sources of the balanced accuracy of score >= 2 (flag share on one-class sources); "
                      "levels 3, 4, 5 (non-decreasing): the sum of the mean AUROC of the integer score over "
                      "sources with both classes and the mean over k = 3, 4, 5 of the balanced-accuracy criterion of "
@@ -121,8 +129,19 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=6000, help="most rows taken from one source")
     parser.add_argument("--tune-layers", type=int, default=0,
                         help="fine-tune the encoder's top N layers with its head (0: keep the encoder frozen)")
+    parser.add_argument("--model", help=f"encoder (scoring.embed.model), e.g. {MPNET}; default the packaged MiniLM; "
+                        "a head for another encoder also gets its category head (category/)")
+    parser.add_argument("--folds", action="store_true",
+                        help="frozen encoder: out-of-source heads leave out folds of sources, not one source each")
+    parser.add_argument("--choice-rows", type=int, default=CHOICE_ROWS,
+                        help="documents per source scored out of source to choose the blend and the thresholds")
     args = parser.parse_args()
-    info = fit_default(args.raw, args.out, FitSettings(tune_layers=args.tune_layers), args.cap)
+    info = fit_default(args.raw, args.out, FitSettings(tune_layers=args.tune_layers), args.cap,
+                       choice_rows=args.choice_rows, model=args.model, folds=args.folds)
+    if args.model:
+        from curation.fitting.categories import fit_category_head
+
+        fit_category_head(out=args.out / CATEGORY, embed=EmbedConfig(model=args.model, head=str(args.out)))
     print(json.dumps({k: info[k] for k in ("rows", "encoder_weight", "level_thresholds", "confident_levels",
                                            "level_one_from", "criterion_best")}))
     print(f"written {args.out}")

@@ -22,6 +22,9 @@ CATEGORIES = (
 )
 SEED_ALIASES = {"toxic_comment": "toxic"}
 CATEGORY_HEAD = Path(__file__).parents[1] / "heads" / "category"
+CATEGORY = "category"
+"""Sub-folder of a scoring head folder holding a category head fitted on that head's encoder (read before
+CATEGORY_HEAD, which is fitted on the packaged MiniLM)."""
 
 
 def readable(category: str) -> str:

@@ -25,6 +25,7 @@ from curation.models.score_levels import (
 )
 
 DEFAULT_HEAD = Path(__file__).parents[1] / "heads" / "default"
+MPNET_HEAD = Path(__file__).parents[1] / "heads" / "mpnet"
 ENCODER_TOP = "encoder_top.safetensors"
 """In a head folder: the encoder's fine-tuned top transformer layers (curation.fitting.tune), stored as their
 difference from the packaged encoder's (curation.models.layer_delta), which they replace when the head scores; the
@@ -107,18 +108,22 @@ def actor_gpu_ids() -> list | None:
     return ray.get_gpu_ids()
 
 
+def head_folder(cfg: EmbedConfig) -> Path:
+    """The head folder the config scores with: `cfg.head`, else the packaged head of `cfg.model`'s encoder (the
+    default head for the packaged MiniLM or a local folder, MPNET_HEAD for the packaged all-mpnet-base-v2)."""
+    from curation.models.packaged import MPNET
+
+    return Path(cfg.head) if cfg.head else MPNET_HEAD if cfg.model == MPNET else DEFAULT_HEAD
+
+
 def load_encoder(cfg: EmbedConfig, head: str | Path | None = None):
     """The sentence-transformers encoder named by the config, loaded from local disk only; with `head`, a head
     folder, its tuned top layers (ENCODER_TOP) in place of the encoder's own when it has them."""
     from sentence_transformers import SentenceTransformer
 
-    if cfg.model:
-        path = cfg.model
-    else:
-        from curation.models.packaged import packaged_encoder_dir
+    from curation.models.packaged import encoder_dir
 
-        path = str(packaged_encoder_dir())
-    encoder = SentenceTransformer(path, device=torch_device(cfg.device), local_files_only=True)
+    encoder = SentenceTransformer(str(encoder_dir(cfg.model)), device=torch_device(cfg.device), local_files_only=True)
     encoder.max_seq_length = cfg.max_seq_length
     if head is not None and (Path(head) / ENCODER_TOP).is_file():
         stored = Path(head) / ENCODER_TOP
@@ -277,7 +282,7 @@ class EmbeddingClassifier:
         folder's tuned layers; `heads`: (LinearHead, LexicalHead or None) to use instead of loading `cfg.head`."""
         self.cfg = cfg
         self.batch_size = batch_size
-        folder = Path(cfg.head or DEFAULT_HEAD)
+        self.folder = folder = head_folder(cfg)
         self.tuned = (folder / ENCODER_TOP).is_file()  # then `encoder` is not the packaged one
         self.encoder = encoder if encoder is not None else load_encoder(cfg, folder)
         if heads is None:

