@@ -2,7 +2,8 @@
 
 For each encoder (`scoring.embed.model` values: the packaged all-MiniLM-L6-v2 and all-mpnet-base-v2 of the `mpnet`
 extra) every row of a seeded sample of the training table (at most --per-source rows per source) is embedded whole,
-once, and a binary logistic head (label score >= 2, balanced classes, rows weighted 1/sqrt(source size)) is fitted
+once, and a binary logistic head (label score >= 2, balanced classes, rows weighted as `make head` weighs
+them: curation.fitting.heads.row_weights with no extra weight on unsafe rows) is fitted
 on three of the four pinned folds of sources (curation/fitting/folds.json) and scores the fourth. Nothing else
 differs between encoders: no tuned layers, no lexical head, no windows, so the figures isolate the encoder. Prints
 per source with both classes the AUROC out of fold; per harmful-request source the share flagged at the threshold
@@ -25,7 +26,8 @@ import numpy as np
 
 from benchmarks.common import table, write_json
 from curation.config import EmbedConfig
-from curation.fitting.heads import group_folds
+from curation.fitting.heads import group_folds, row_weights
+from curation.fitting.held_out import sample_rows
 from curation.fitting.sources import unseen_sources
 from curation.fitting.table import build_table, table_columns, text_key
 from curation.models.encoder import load_encoder
@@ -35,20 +37,6 @@ HARMFUL = ("catqa", "strongreject", "simple_safety_tests", "ailuminate", "harmbe
 HARMLESS = ("self_instruct", "mt_bench", "open_assistant", "arena_hard")
 UNSEEN = ("or_bench", "hatexplain", "phtest")
 FLAG_HARMLESS = 0.05
-
-
-def sample(sources: np.ndarray, most: int, seed: int = 0) -> np.ndarray:
-    """Up to `most` row indices of each source, seeded, in table order."""
-    rng = np.random.default_rng(seed)
-    kept = [rng.choice(np.flatnonzero(sources == s), min(most, int((sources == s).sum())), replace=False)
-            for s in np.unique(sources)]
-    return np.sort(np.concatenate(kept))
-
-
-def source_weights(sources: np.ndarray) -> np.ndarray:
-    names, sizes = np.unique(sources, return_counts=True)
-    per = dict(zip(names, 1.0 / np.sqrt(sizes), strict=True))
-    return np.array([per[s] for s in sources])
 
 
 def fit(embeddings: np.ndarray, label: np.ndarray, weight: np.ndarray):
@@ -69,7 +57,7 @@ def compare(model: str | None, texts: list[str], label: np.ndarray, sources: np.
     embeddings[order] = encoder.encode([texts[i] for i in order], batch_size=32, convert_to_numpy=True,
                                        show_progress_bar=False)
     seconds = time.time() - started
-    weight, folds = source_weights(sources), group_folds(sources, 4)
+    weight, folds = row_weights(label, sources, 1.0), group_folds(sources, 4)
     out_of_fold = np.zeros(len(texts))
     for k in np.unique(folds):
         head = fit(embeddings[folds != k], label[folds != k], weight[folds != k])
@@ -107,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     full, _ = build_table(args.raw)
     texts, scores, sources = table_columns(full)
-    keep = sample(sources, args.per_source)
+    keep = np.concatenate([sample_rows(sources == s, args.per_source, 0, s) for s in np.unique(sources)])
     texts, label, sources = [texts[i] for i in keep], scores[keep] >= 2, sources[keep]
     trained = {text_key(t) for t in full.column("text").to_pylist()}
     unseen = {}
@@ -129,7 +117,8 @@ def main() -> None:
     print(table(["AUROC out of fold (score >= 2)"] + names, rows))
     write_json(args.json, {
         "benchmark": "encoders", "rows": len(texts), "per_source": args.per_source,
-        "head": "binary logistic regression (C=1, balanced, rows weighted 1/sqrt(source size)) over whole-text "
+        "head": "binary logistic regression (C=1, balanced, rows weighted by curation.fitting.heads.row_weights with "
+                "unsafe_weight 1: 1/sqrt(source size), mean 1) over whole-text "
                 "embeddings of the frozen encoder; four pinned folds of sources (curation/fitting/folds.json)",
         "harmful": list(HARMFUL), "harmless": list(HARMLESS), "results": results})
 
