@@ -10,6 +10,12 @@ from importlib import metadata
 from pathlib import Path
 
 
+def results_path(name: str, model: str | None = None) -> Path:
+    """Where a benchmark's JSON goes by default: benchmarks/results/<name>.json, <name>_<model>.json for an encoder
+    other than the packaged default (scoring.embed.model)."""
+    return Path("benchmarks/results") / f"{name}{'_' + model if model else ''}.json"
+
+
 def machine() -> dict:
     info = {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count()}
     try:

@@ -18,13 +18,13 @@ PHTest's harmless prompts over that threshold; and the encoder's seconds for the
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import table, write_json
+from benchmarks.unseen import unseen_sample
 from curation.config import EmbedConfig
 from curation.fitting.heads import group_folds, row_weights
 from curation.fitting.held_out import sample_rows
@@ -52,10 +52,7 @@ def compare(model: str | None, texts: list[str], label: np.ndarray, sources: np.
 
     encoder = load_encoder(EmbedConfig(model=model or None))
     started = time.time()
-    order = np.argsort([len(t) for t in texts])  # like lengths batched together: less padding
-    embeddings = np.zeros((len(texts), encoder.get_embedding_dimension()), np.float32)
-    embeddings[order] = encoder.encode([texts[i] for i in order], batch_size=32, convert_to_numpy=True,
-                                       show_progress_bar=False)
+    embeddings = encoder.encode(texts, batch_size=32, convert_to_numpy=True, show_progress_bar=False)  # length-sorted
     seconds = time.time() - started
     weight, folds = row_weights(label, sources, 1.0), group_folds(sources, 4)
     out_of_fold = np.zeros(len(texts))
@@ -101,8 +98,7 @@ def main() -> None:
     unseen = {}
     for source in unseen_sources():
         if source.name in UNSEEN and source.available(args.raw):
-            fresh = [r for r in source.load(args.raw) if text_key(r.text) not in trained]
-            unseen[source.name] = random.Random(0).sample(fresh, min(args.unseen_rows, len(fresh)))
+            unseen[source.name], _ = unseen_sample(source.load(args.raw), trained, args.unseen_rows)
     results = [compare(model, texts, label, sources, unseen) for model in args.encoders.split(",")]
     names = [r["encoder"] for r in results]
     rows = [[s] + [r["auroc_out_of_fold"][s] for r in results] for s in results[0]["auroc_out_of_fold"]]

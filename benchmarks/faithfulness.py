@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine
+from benchmarks.common import machine, results_path
 
 PARADETOX = "s-nlp+paradetox/paradetox/paradetox.tsv"
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None,
                         help="default benchmarks/results/faithfulness.json, faithfulness_<model>.json with --model")
     args = parser.parse_args()
-    args.json = args.json or Path(f"benchmarks/results/faithfulness{'_' + args.model if args.model else ''}.json")
+    args.json = args.json or results_path("faithfulness", args.model)
 
     from curation.config import EmbedConfig
     from curation.models.encoder import DEFAULT_HEAD, ENCODER_TOP, load_encoder

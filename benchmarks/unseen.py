@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine
+from benchmarks.common import machine, results_path
 from benchmarks.quality import binary_metrics, print_table
 from curation.config import EmbedConfig
 from curation.fitting.sources import Row, unseen_sources
@@ -42,6 +42,13 @@ def label_shares(rows: list[Row], score: np.ndarray) -> dict:
             for label, flags in sorted(groups.items())}
 
 
+def unseen_sample(rows: list[Row], trained: set[str], most: int) -> tuple[list[Row], int]:
+    """(a seeded sample of up to `most` of `rows` whose text the training table does not hold, as keys in `trained`
+    (curation.fitting.table.text_key); how many rows it does hold)."""
+    fresh = [r for r in rows if text_key(r.text) not in trained]
+    return random.Random(0).sample(fresh, min(most, len(fresh))), len(rows) - len(fresh)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, required=True, help="folder of fetched sources, <owner>+<repo>/<path>")
@@ -50,7 +57,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None,
                         help="default benchmarks/results/unseen.json, unseen_<model>.json with --model")
     args = parser.parse_args()
-    args.json = args.json or Path(f"benchmarks/results/unseen{'_' + args.model if args.model else ''}.json")
+    args.json = args.json or results_path("unseen", args.model)
     started = time.time()
     cfg = EmbedConfig(model=args.model)
     classifier = EmbeddingClassifier(cfg)
@@ -62,15 +69,14 @@ def main() -> None:
             missing.append(source.name)
             continue
         read = source.load(args.raw)
-        fresh = [r for r in read if text_key(r.text) not in trained]
-        rows = random.Random(0).sample(fresh, min(args.per_source, len(fresh)))
+        rows, held = unseen_sample(read, trained, args.per_source)
         score, prob, _ = classifier.score([r.text for r in rows])
         score = np.asarray(score)
         results[source.name] = {**binary_metrics(np.array([r.score >= 2 for r in rows]), score, np.asarray(prob)),
                                 "by_label": label_shares(rows, score)}
         sources[source.name] = {"repo": source.repo, "commit": source.commit or None, "license": source.license,
                                 "mapping": source.mapping, "rows_read": len(read),
-                                "rows_in_training_table": len(read) - len(fresh)}
+                                "rows_in_training_table": held}
         print(f"{source.name}: {results[source.name]}", flush=True)
     if missing:
         print(f"not in {args.raw} (fetch them with `make sources`): {', '.join(missing)}")

